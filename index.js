@@ -1,0 +1,191 @@
+'use strict';
+// Public API and thin cluster glue. Every decision is made by the Rust core (src/core);
+// this file pins signals, forwards cluster events, and runs the commands it is handed.
+
+const cluster = require('node:cluster');
+const path = require('node:path');
+const { EventEmitter } = require('node:events');
+const protocol = require('./lib/protocol.js');
+
+const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGUSR2'];
+const DRAIN_MODULE = path.join(__dirname, 'worker-drain.js');
+const EX_CONFIG = 78;
+const ID = Symbol('master-process worker id');
+
+let running = null;
+
+function noop() {}
+
+function codedError(code, message) {
+  const error = new Error(message);
+  error.code = code;
+  return error;
+}
+
+/** Options as the strings the Rust config reads (numbers of ms, booleans as true/false). */
+function toSettings(options) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw codedError('ERR_INVALID_ARG_TYPE', `master-process: init(options) takes an object, got ${typeof options}`);
+  }
+  const settings = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined && value !== null) settings[key] = String(value);
+  }
+  return settings;
+}
+
+/** libuv's handler must be in place before Rust chains to it (see NOTES-napi.md). */
+function pinSignals() {
+  for (const signal of SIGNALS) process.on(signal, noop);
+}
+
+/** A handled signal lost its last listener: libuv reset it, so pin again and rearm Rust. */
+function watchSignals(master) {
+  process.on('removeListener', (name) => {
+    if (SIGNALS.includes(name) && process.listenerCount(name) === 0) {
+      process.on(name, noop);
+      master.rearm(name);
+    }
+  });
+}
+
+function loadMaster(options) {
+  const { Master } = require('./binding.js');
+  try {
+    return new Master(toSettings(options), path.join(__dirname, 'package.json'));
+  } catch (error) {
+    exitOnSetupError(error);
+    throw error;
+  }
+}
+
+function exitOnSetupError(error) {
+  if (error.code === 'ERR_INVALID_CONFIG' || error.code === 'ERR_SOCKET_PATH') {
+    process.stderr.write(`master-process: ${error.message}\n`);
+    process.exit(EX_CONFIG);
+  }
+}
+
+class MasterHandle extends EventEmitter {
+  #master;
+  #workers;
+
+  constructor(master, workers) {
+    super();
+    this.#master = master;
+    this.#workers = workers;
+  }
+
+  /** Same as `kill -HUP`: fork a new generation and retire the old one. */
+  reload() {
+    this.#master.reload();
+  }
+
+  /** Same as `kill -TERM`: stop every worker, then exit the master. */
+  stop() {
+    this.#master.stop();
+  }
+
+  /** The master's pid. */
+  get pid() {
+    return process.pid;
+  }
+
+  /** The workers alive now, as `{ pid, index, reloadIndex }`. */
+  get workers() {
+    return [...this.#workers.values()].map((w) => ({
+      pid: w.process.pid,
+      index: Number(w[ID].index),
+      reloadIndex: Number(w[ID].generation),
+    }));
+  }
+}
+
+function glue(master, startCwd) {
+  const workers = new Map();
+  const handle = new MasterHandle(master, workers);
+  const idOf = (worker) => worker[ID]?.id;
+
+  cluster.on('listening', (worker, address) => {
+    if (idOf(worker) === undefined) return;
+    master.listening(idOf(worker), address.addressType === -1 ? String(address.address) : null);
+  });
+  cluster.on('message', (worker, message) => {
+    if (idOf(worker) === undefined) return;
+    if (typeof message === 'string') master.message(idOf(worker), message);
+    else if (message && typeof message.msg === 'string') master.message(idOf(worker), message.msg);
+  });
+  cluster.on('exit', (worker, code, signal) => {
+    if (idOf(worker) === undefined) return;
+    workers.delete(idOf(worker));
+    master.exited(idOf(worker), code ?? null, signal ?? null);
+  });
+
+  function fork(command) {
+    try {
+      process.chdir(startCwd);
+    } catch {
+      // The start directory is gone: fork where we are, as cluster would.
+    }
+    const worker = cluster.fork(command.env);
+    worker[ID] = { id: command.id, index: command.env.WORKER_INDEX, generation: command.env.RELOAD_INDEX };
+    workers.set(command.id, worker);
+    worker.on('error', noop); // IPC to a worker that is already gone
+    worker.process.on('internalMessage', (message) => {
+      if (message?.cmd === protocol.DRAINED) master.drained(command.id);
+      else if (message?.cmd === protocol.SETTLED) master.settled(command.id);
+    });
+    if (worker.process.pid !== undefined) master.forked(command.id, worker.process.pid);
+  }
+
+  function send(command, message) {
+    const worker = workers.get(command.id);
+    if (worker?.isConnected()) worker.process.send(message, noop);
+  }
+
+  const run = {
+    fork,
+    drain: (command) => send(command, { cmd: protocol.DRAIN }),
+    settle: (command) => send(command, { cmd: protocol.SETTLE }),
+    send: (command) => send(command, command.message),
+    notify: ({ notice }) => {
+      const { event, ...payload } = notice;
+      handle.emit(event, payload);
+    },
+    exit: ({ code }) => process.exit(code),
+  };
+  return { handle, onCommand: (command) => run[command.kind]?.(command) };
+}
+
+/**
+ * Start the master in the cluster primary: fork the workers and supervise them.
+ * Returns the master handle (an EventEmitter); 4.x callers may ignore it.
+ */
+function init(options = {}) {
+  if (running) return running;
+  if (process.platform !== 'linux' && process.platform !== 'darwin') {
+    throw codedError('ERR_UNSUPPORTED_PLATFORM',
+      `master-process needs POSIX signals (Linux or macOS); ${process.platform} is not supported`);
+  }
+  if (!cluster.isPrimary) {
+    throw codedError('ERR_NOT_PRIMARY', 'master-process: init() must run in the cluster primary');
+  }
+  pinSignals();
+  const master = loadMaster(options);
+  if (master.drain) {
+    const execArgv = cluster.settings.execArgv ?? process.execArgv;
+    cluster.setupPrimary({ execArgv: [...execArgv, '--require', DRAIN_MODULE] });
+  }
+  const { handle, onCommand } = glue(master, process.cwd());
+  try {
+    master.start(onCommand);
+  } catch (error) {
+    exitOnSetupError(error);
+    throw error;
+  }
+  watchSignals(master);
+  running = handle;
+  return handle;
+}
+
+module.exports = { init };

@@ -1,0 +1,10 @@
+'use strict';
+// The drain protocol between the master and the module preloaded into workers. Commands
+// starting with NODE_ arrive as 'internalMessage', so the app's process.on('message')
+// never sees them.
+module.exports = {
+  DRAIN: 'NODE_MASTER_PROCESS_DRAIN',
+  DRAINED: 'NODE_MASTER_PROCESS_DRAINED',
+  SETTLE: 'NODE_MASTER_PROCESS_SETTLE',
+  SETTLED: 'NODE_MASTER_PROCESS_SETTLED',
+};

@@ -1,0 +1,300 @@
+//! The `#[napi]` surface: converts between JS values and core types and forwards. No policy.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use napi::bindgen_prelude::Function;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Status;
+use napi_derive::napi;
+
+use crate::config::Config;
+use crate::core::{Command, Event, Notice, Supervisor, WorkerMessage};
+use crate::error::Error;
+use crate::shell::driver::Outbox;
+use crate::shell::{host, log::Style, package::PackageWatch, signals, socket, Setup, Shell};
+
+type Result<T> = napi::Result<T, String>;
+/// Strong on purpose: the master must stay alive while no worker is (before the first fork,
+/// during a crash back-off); it ends with the core's `exit` command.
+type CommandFn = ThreadsafeFunction<JsCommand, (), JsCommand, Status, false, false>;
+
+/// A command for the JS glue: `kind` is `fork`, `drain`, `settle`, `send`, `notify` or `exit`.
+#[napi(object)]
+pub struct JsCommand {
+    pub kind: String,
+    /// The core's worker id (`fork`, `drain`, `settle`, `send`).
+    pub id: Option<u32>,
+    /// Extra environment of a forked worker: `PPID`, `RELOAD_INDEX`, `WORKER_INDEX` (+ `PORT`).
+    pub env: Option<HashMap<String, String>>,
+    /// The JSON string to `worker.send` (`send`).
+    pub message: Option<String>,
+    /// The exit code (`exit`).
+    pub code: Option<i32>,
+    /// The event for the handle (`notify`).
+    pub notice: Option<JsNotice>,
+}
+
+/// An event of the master handle: `event` is its name, the rest its payload.
+#[napi(object)]
+pub struct JsNotice {
+    pub event: String,
+    pub id: Option<u32>,
+    pub pid: Option<u32>,
+    pub index: Option<u32>,
+    pub generation: Option<u32>,
+    pub code: Option<i32>,
+    pub signal: Option<String>,
+    pub expected: Option<bool>,
+    pub reason: Option<String>,
+    pub old_pid: Option<u32>,
+    pub new_pid: Option<u32>,
+}
+
+/// The master: validated settings, then (after `start`) the running Rust supervisor.
+#[napi]
+pub struct Master {
+    config: Config,
+    package: PathBuf,
+    shell: Option<Shell>,
+}
+
+#[napi]
+impl Master {
+    /// Validate the environment and `options` (camelCase settings as strings).
+    /// Throws `ERR_INVALID_CONFIG` naming the setting, the value and the accepted forms.
+    #[napi(constructor)]
+    pub fn new(options: HashMap<String, String>, package_json: String) -> Result<Self> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        let config = Config::load(&env, &options, &host::read_host()).map_err(Error::from)?;
+        Ok(Master { config, package: PathBuf::from(package_json), shell: None })
+    }
+
+    /// How many workers the master keeps.
+    #[napi(getter)]
+    pub fn workers(&self) -> u32 {
+        self.config.policy.workers
+    }
+
+    /// Whether workers get the drain module preloaded.
+    #[napi(getter)]
+    pub fn drain(&self) -> bool {
+        self.config.policy.drain
+    }
+
+    /// The unix socket path in `PORT`, if any.
+    #[napi(getter)]
+    pub fn socket_path(&self) -> Option<String> {
+        self.config.socket_path.as_ref().map(|p| p.display().to_string())
+    }
+
+    /// Clear the socket path, install signal handlers, start the supervisor. `onCommand`
+    /// receives every command only Node can run.
+    #[napi]
+    pub fn start(&mut self, on_command: Function<JsCommand, ()>) -> Result<()> {
+        if self.shell.is_some() {
+            return Err(Error::AlreadyStarted.into());
+        }
+        if let Some(path) = &self.config.socket_path {
+            socket::prepare(path).map_err(Error::from)?;
+        }
+        let tsfn: CommandFn = on_command
+            .build_threadsafe_function()
+            .weak::<false>()
+            .build()
+            .map_err(|e| napi::Error::new(e.status.as_ref().to_string(), e.reason.clone()))?;
+        let env = std::env::var_os("DEBUG").map(|v| v.to_string_lossy().into_owned());
+        let colors = std::env::var("DEBUG_COLORS").ok();
+        let style = Style::from_env(env.as_deref(), colors.as_deref(), stderr_is_tty());
+        let setup = Setup {
+            supervisor: Supervisor::new(self.config.policy.clone()),
+            outbox: Box::new(JsOutbox { tsfn, port: self.config.port_option.clone() }),
+            socket: self.config.socket_path.clone(),
+            package: PackageWatch::new(Path::new(&self.package)),
+            style,
+            notes: self.config.notes.clone(),
+        };
+        self.shell = Some(Shell::start(setup)?);
+        Ok(())
+    }
+
+    /// `cluster.fork` returned a worker with this pid.
+    #[napi]
+    pub fn forked(&self, id: u32, pid: u32) {
+        self.send(Event::Forked { id, pid });
+    }
+
+    /// The worker listens; `address` is the path when it is a unix socket.
+    #[napi]
+    pub fn listening(&self, id: u32, address: Option<String>) {
+        let socket = match (&self.config.socket_path, address) {
+            (Some(path), Some(address)) => Path::new(&address) == path,
+            _ => false,
+        };
+        self.send(Event::Listening { id, socket });
+    }
+
+    /// A worker message: a string (JSON or plain) or an object's `msg`. Others are ignored.
+    #[napi]
+    pub fn message(&self, id: u32, text: String) {
+        if let Some(message) = parse_message(&text) {
+            self.send(Event::Message { id, message });
+        }
+    }
+
+    /// The worker's drain module reports it holds no listener and no connection.
+    #[napi]
+    pub fn drained(&self, id: u32) {
+        self.send(Event::Drained { id });
+    }
+
+    /// The worker answered the settle round trip.
+    #[napi]
+    pub fn settled(&self, id: u32) {
+        self.send(Event::Settled { id });
+    }
+
+    /// The worker exited (`code` or `signal`).
+    #[napi]
+    pub fn exited(&self, id: u32, code: Option<i32>, signal: Option<String>) {
+        self.send(Event::Exited { id, code, signal });
+    }
+
+    /// Same as SIGHUP.
+    #[napi]
+    pub fn reload(&self) {
+        self.send(Event::ReloadRequested);
+    }
+
+    /// Same as SIGTERM.
+    #[napi]
+    pub fn stop(&self) {
+        self.send(Event::StopRequested);
+    }
+
+    /// Put the Rust handler for `signal` (e.g. `SIGHUP`) back after JS re-pinned it.
+    #[napi]
+    pub fn rearm(&self, signal: String) -> Result<bool> {
+        let number = signals::number(&signal).ok_or(Error::UnknownSignal(signal))?;
+        Ok(self.shell.as_ref().is_some_and(|s| s.rearm(number)))
+    }
+
+    fn send(&self, event: Event) {
+        if let Some(shell) = &self.shell {
+            shell.send(event);
+        }
+    }
+}
+
+fn stderr_is_tty() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+}
+
+/// `'ready'`, `'{"msg":"ready"}'` or the `msg` of an object all mean the same.
+fn parse_message(text: &str) -> Option<WorkerMessage> {
+    let parsed: Option<serde_json::Value> = serde_json::from_str(text).ok();
+    let name = match parsed.as_ref().and_then(|v| v.get("msg")).and_then(|m| m.as_str()) {
+        Some(msg) => msg,
+        None => text,
+    };
+    match name {
+        "ready" => Some(WorkerMessage::Ready),
+        "pause_monitoring" => Some(WorkerMessage::PauseMonitoring),
+        "resume_monitoring" => Some(WorkerMessage::ResumeMonitoring),
+        _ => None,
+    }
+}
+
+struct JsOutbox {
+    tsfn: CommandFn,
+    port: Option<String>,
+}
+
+impl Outbox for JsOutbox {
+    fn send(&self, command: Command) {
+        if let Some(js) = self.convert(command) {
+            self.tsfn.call(js, ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+}
+
+impl JsOutbox {
+    fn convert(&self, command: Command) -> Option<JsCommand> {
+        let plain = |kind: &str, id| JsCommand {
+            kind: kind.into(),
+            id,
+            env: None,
+            message: None,
+            code: None,
+            notice: None,
+        };
+        Some(match command {
+            Command::Fork { id, slot, generation } => {
+                let mut env = HashMap::from([
+                    ("PPID".to_string(), std::process::id().to_string()),
+                    ("RELOAD_INDEX".to_string(), generation.to_string()),
+                    ("WORKER_INDEX".to_string(), slot.to_string()),
+                ]);
+                if let Some(port) = &self.port {
+                    env.insert("PORT".into(), port.clone());
+                }
+                JsCommand { env: Some(env), ..plain("fork", Some(id)) }
+            }
+            Command::Drain { id } => plain("drain", Some(id)),
+            Command::Settle { id } => plain("settle", Some(id)),
+            Command::Send { id, message } => JsCommand { message: Some(message), ..plain("send", Some(id)) },
+            Command::Notify(notice) => JsCommand { notice: Some(notice_to_js(notice)), ..plain("notify", None) },
+            Command::Exit { code } => JsCommand { code: Some(code), ..plain("exit", None) },
+            _ => return None,
+        })
+    }
+}
+
+fn notice_to_js(notice: Notice) -> JsNotice {
+    let empty = |event: &str| JsNotice {
+        event: event.into(),
+        id: None,
+        pid: None,
+        index: None,
+        generation: None,
+        code: None,
+        signal: None,
+        expected: None,
+        reason: None,
+        old_pid: None,
+        new_pid: None,
+    };
+    match notice {
+        Notice::WorkerListening { id, pid, slot, generation } => JsNotice {
+            id: Some(id),
+            pid: Some(pid),
+            index: Some(slot),
+            generation: Some(generation),
+            ..empty("worker-listening")
+        },
+        Notice::WorkerExit { id, pid, slot, code, signal, expected } => JsNotice {
+            id: Some(id),
+            pid,
+            index: Some(slot),
+            code,
+            signal,
+            expected: Some(expected),
+            ..empty("worker-exit")
+        },
+        Notice::ReloadDone { generation } => JsNotice { generation: Some(generation), ..empty("reload") },
+        Notice::ReloadFailed { generation, reason } => JsNotice {
+            generation: Some(generation),
+            reason: Some(reason),
+            ..empty("reload-failed")
+        },
+        Notice::WorkerReplaced { slot, old_pid, new_pid, reason } => JsNotice {
+            index: Some(slot),
+            old_pid,
+            new_pid,
+            reason: Some(reason),
+            ..empty("worker-replaced")
+        },
+        Notice::Stopping { code, reason } => JsNotice { code: Some(code), reason: Some(reason), ..empty("stopping") },
+    }
+}

@@ -1,0 +1,117 @@
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::{Config, ConfigError, HostFacts};
+use crate::core::ReadyOn;
+
+const HOST: HostFacts = HostFacts { cpus: 4, memory_limit: None, pointer_width: 64 };
+
+fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn env(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    Config::load(&map(pairs), &HashMap::new(), &HOST)
+}
+
+#[test]
+fn defaults_match_4x() {
+    let p = env(&[]).unwrap().policy;
+    assert_eq!(p.workers, 1);
+    assert_eq!(p.kill_timeout, Duration::from_secs(5));
+    assert_eq!(p.throttle, Duration::from_secs(1));
+    assert_eq!(p.limits.max_memory_bytes, 1200 * 1024 * 1024);
+    assert_eq!(p.limits.mem_failures, 10);
+    assert_eq!(p.limits.max_cpu_percent, 95.0);
+    assert_eq!(p.limits.interval, Duration::from_secs(2));
+    assert_eq!(p.limits.warmup, Duration::from_secs(30));
+    assert_eq!(p.ready_on, ReadyOn::Listening);
+    assert!(p.drain);
+}
+
+#[test]
+fn workers_auto_and_max_use_the_cpus_we_may_use() {
+    assert_eq!(env(&[("WORKERS", "AUTO")]).unwrap().policy.workers, 4);
+    assert_eq!(env(&[("WORKERS", "max")]).unwrap().policy.workers, 4);
+    assert_eq!(env(&[("WORKERS", "3")]).unwrap().policy.workers, 3);
+}
+
+#[test]
+fn bad_workers_name_the_variable_value_and_forms() {
+    let e = env(&[("WORKERS", "abc")]).unwrap_err();
+    assert_eq!(e.to_string(), r#"invalid WORKERS="abc": expected a whole number from 1 to 1024, AUTO or MAX"#);
+    assert!(env(&[("WORKERS", "0")]).is_err());
+    assert!(env(&[("WORKERS", "-2")]).is_err());
+    assert!(env(&[("WORKERS", "100000")]).is_err());
+}
+
+#[test]
+fn empty_string_means_unset() {
+    assert_eq!(env(&[("WORKERS", ""), ("MAX_KILL_TIMEOUT", "")]).unwrap().policy, env(&[]).unwrap().policy);
+}
+
+#[test]
+fn durations_are_ms_style_and_bounded() {
+    let p = env(&[("MAX_KILL_TIMEOUT", "2 minutes"), ("WORKER_THROTTLE", "0ms")]).unwrap().policy;
+    assert_eq!(p.kill_timeout, Duration::from_secs(120));
+    assert_eq!(p.throttle, Duration::ZERO);
+    let e = env(&[("MAX_KILL_TIMEOUT", "soon")]).unwrap_err();
+    assert_eq!(e.name, "MAX_KILL_TIMEOUT");
+    assert!(e.accepted.contains("5s"), "{e}");
+    assert!(env(&[("MAX_KILL_TIMEOUT", "3 days")]).is_err());
+    assert!(env(&[("MASTER_PROCESS_MONITOR_INTERVAL", "0")]).is_err());
+}
+
+#[test]
+fn options_win_over_environment_and_are_named_as_options() {
+    let opts = map(&[("workers", "2"), ("maxKillTimeout", "750")]);
+    let c = Config::load(&map(&[("WORKERS", "3")]), &opts, &HOST).unwrap();
+    assert_eq!(c.policy.workers, 2);
+    assert_eq!(c.policy.kill_timeout, Duration::from_millis(750));
+    let bad = Config::load(&HashMap::new(), &map(&[("workers", "lots")]), &HOST).unwrap_err();
+    assert_eq!(bad.name, "option workers");
+}
+
+#[test]
+fn unknown_options_are_refused() {
+    let e = Config::load(&HashMap::new(), &map(&[("wrokers", "2")]), &HOST).unwrap_err();
+    assert_eq!(e.name, "option wrokers");
+    assert!(e.accepted.contains("workers"));
+}
+
+#[test]
+fn cpu_monitor_failure_is_accepted_as_4x_readme_spelled_it() {
+    assert_eq!(env(&[("CPU_MONITOR_FAILURE", "3")]).unwrap().policy.limits.cpu_failures, 3);
+    let both = env(&[("CPU_MONITOR_FAILURES", "4"), ("CPU_MONITOR_FAILURE", "3")]).unwrap();
+    assert_eq!(both.policy.limits.cpu_failures, 4);
+}
+
+#[test]
+fn unix_socket_port_is_recognised() {
+    let c = env(&[("PORT", "/tmp/app.sock")]).unwrap();
+    assert!(c.policy.unix_socket);
+    assert_eq!(c.socket_path.unwrap().to_str(), Some("/tmp/app.sock"));
+    assert!(!env(&[("PORT", "3000")]).unwrap().policy.unix_socket);
+}
+
+#[test]
+fn memory_default_shares_a_smaller_cgroup_limit() {
+    let host = HostFacts { memory_limit: Some(1024 * 1024 * 1024), ..HOST };
+    let c = Config::load(&map(&[("WORKERS", "4")]), &HashMap::new(), &host).unwrap();
+    assert_eq!(c.policy.limits.max_memory_bytes, 256 * 1024 * 1024);
+    assert_eq!(c.notes.len(), 1);
+    let host32 = HostFacts { pointer_width: 32, ..HOST };
+    let c32 = Config::load(&HashMap::new(), &HashMap::new(), &host32).unwrap();
+    assert_eq!(c32.policy.limits.max_memory_bytes, 450 * 1024 * 1024);
+}
+
+#[test]
+fn new_settings_validate() {
+    assert_eq!(env(&[("MASTER_PROCESS_READY", "message")]).unwrap().policy.ready_on, ReadyOn::Message);
+    assert!(env(&[("MASTER_PROCESS_READY", "soonish")]).is_err());
+    assert!(!env(&[("MASTER_PROCESS_DRAIN", "off")]).unwrap().policy.drain);
+    assert!(env(&[("MASTER_PROCESS_DRAIN", "maybe")]).is_err());
+    assert_eq!(env(&[("WORKERS", "4"), ("MASTER_PROCESS_RELOAD_BATCH", "9")]).unwrap().policy.reload_batch, 4);
+    assert!(env(&[("MASTER_PROCESS_RELOAD_BATCH", "0")]).is_err());
+    assert_eq!(env(&[("MASTER_PROCESS_MAX_CRASHES", "0")]).unwrap().policy.max_crashes, 0);
+}

@@ -1,0 +1,61 @@
+//! What happens to the supervisor: the inputs of `Supervisor::handle`.
+
+/// The core's own name for a worker; stable for the worker's life, never reused.
+pub type WorkerId = u32;
+
+/// The signals the master handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Hup,
+    Term,
+    Int,
+    Usr2,
+}
+
+/// A message from a worker that means something to the master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkerMessage {
+    Ready,
+    PauseMonitoring,
+    ResumeMonitoring,
+}
+
+/// One resource reading of one worker; `None` when its pid could not be read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub id: WorkerId,
+    pub reading: Option<Reading>,
+}
+
+/// CPU in percent of one core since the previous reading, memory as RSS in bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reading {
+    pub cpu_percent: f64,
+    pub rss_bytes: u64,
+}
+
+/// An input of the state machine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// `init()` ran: fork the first generation.
+    Start,
+    Signal(Signal),
+    /// `handle.reload()`, same as SIGHUP.
+    ReloadRequested,
+    /// `handle.stop()`, same as SIGTERM.
+    StopRequested,
+    Forked { id: WorkerId, pid: u32 },
+    /// A server in the worker listens; `socket` is true when it is the `PORT` unix socket.
+    Listening { id: WorkerId, socket: bool },
+    Message { id: WorkerId, message: WorkerMessage },
+    /// The worker's drain module stopped listening and has no connection left.
+    Drained { id: WorkerId },
+    /// The worker answered the round trip that follows `Drained`.
+    Settled { id: WorkerId },
+    Exited { id: WorkerId, code: Option<i32>, signal: Option<String> },
+    Samples(Vec<Sample>),
+    /// The fork of `id` was not made: master-process on disk is now `version`.
+    PackageChanged { id: WorkerId, version: String },
+    /// Nothing but time passed.
+    Tick,
+}

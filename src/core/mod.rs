@@ -1,0 +1,310 @@
+//! The supervisor as a pure state machine: `handle(now, Event) -> Vec<Command>` and
+//! `poll_timeout()`. No clock, thread, napi or syscall in here; the shell does all of that.
+
+mod command;
+mod event;
+mod monitor;
+mod policy;
+mod reload;
+mod restart;
+mod retire;
+mod shutdown;
+mod slot;
+mod worker;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+pub use command::{Command, KillSignal, Level, Log, Notice, WorkerTag};
+pub use event::{Event, Reading, Sample, Signal, WorkerId, WorkerMessage};
+pub use policy::{Limits, Policy, ReadyOn};
+pub use worker::{Phase, Purpose, RetireStage, Worker};
+
+use reload::Reload;
+use slot::Slot;
+
+/// Exit code when the master gives up on a worker that keeps crashing at start.
+pub const EXIT_CRASH_LOOP: i32 = 70;
+/// Exit code when master-process itself changed on disk.
+pub const EXIT_PACKAGE_CHANGED: i32 = 1;
+
+/// The master's brain. Feed it events with the time they happened; run what it returns.
+#[derive(Debug)]
+pub struct Supervisor {
+    policy: Policy,
+    workers: BTreeMap<WorkerId, Worker>,
+    slots: Vec<Slot>,
+    next_id: WorkerId,
+    reload_index: u32,
+    reload: Option<Reload>,
+    reload_queued: bool,
+    stopping: Option<i32>,
+    paused: bool,
+    next_sample: Option<Instant>,
+    started: bool,
+    exited: bool,
+    out: Vec<Command>,
+}
+
+impl Supervisor {
+    /// A supervisor that has not started: nothing happens before `Event::Start`.
+    pub fn new(policy: Policy) -> Self {
+        let slots = (0..policy.workers).map(|_| Slot::default()).collect();
+        Supervisor {
+            policy,
+            workers: BTreeMap::new(),
+            slots,
+            next_id: 1,
+            reload_index: 0,
+            reload: None,
+            reload_queued: false,
+            stopping: None,
+            paused: false,
+            next_sample: None,
+            started: false,
+            exited: false,
+            out: Vec::new(),
+        }
+    }
+
+    /// Apply one event at `now`, then every deadline that is due, and return the commands.
+    pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Command> {
+        if !self.exited {
+            self.on_event(now, event);
+            self.on_timers(now);
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// The next instant at which `handle(now, Event::Tick)` has something to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.exited {
+            return None;
+        }
+        let restarts = self.slots.iter().filter_map(|s| s.restart_at);
+        let workers = self.workers.values().flat_map(worker_deadlines);
+        let sample = self.next_sample.filter(|_| self.stopping.is_none());
+        restarts.chain(workers).chain(sample).min()
+    }
+
+    /// Reloads so far: the `RELOAD_INDEX` of the newest generation.
+    pub fn reload_index(&self) -> u32 {
+        self.reload_index
+    }
+
+    /// Whether monitoring is paused (SIGUSR2 or a worker's `pause_monitoring`).
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// The workers alive or starting, by id.
+    pub fn workers(&self) -> impl Iterator<Item = &Worker> {
+        self.workers.values()
+    }
+
+    /// Whether the supervisor has asked the master to exit.
+    pub fn has_exited(&self) -> bool {
+        self.exited
+    }
+
+    fn on_event(&mut self, now: Instant, event: Event) {
+        match event {
+            Event::Start => self.start(now),
+            Event::Signal(signal) => self.on_signal(now, signal),
+            Event::ReloadRequested => self.request_reload(now),
+            Event::StopRequested => self.request_stop(now, 0, "stop() was called".into()),
+            Event::Forked { id, pid } => self.on_forked(now, id, pid),
+            Event::Listening { id, socket } => self.on_listening(now, id, socket),
+            Event::Message { id, message } => self.on_message(now, id, message),
+            Event::Drained { id } => self.on_drained(id),
+            Event::Settled { id } => self.on_settled(id),
+            Event::Exited { id, code, signal } => self.on_exited(now, id, code, signal),
+            Event::Samples(samples) => self.on_samples(now, samples),
+            Event::PackageChanged { id, version } => self.on_package_changed(now, id, version),
+            Event::Tick => {}
+        }
+    }
+
+    fn on_timers(&mut self, now: Instant) {
+        self.restart_due(now);
+        self.ready_deadlines(now);
+        self.retire_deadlines(now);
+        self.sample_due(now);
+    }
+
+    fn start(&mut self, now: Instant) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        self.debug(None, format!("starting {} worker(s)", self.policy.workers));
+        for slot in 0..self.policy.workers {
+            let id = self.fork(now, slot, 0, Purpose::Serve);
+            self.slots[slot as usize].serving = Some(id);
+        }
+        self.next_sample = Some(now + self.policy.limits.interval);
+    }
+
+    fn on_signal(&mut self, now: Instant, signal: Signal) {
+        match signal {
+            Signal::Hup => self.request_reload(now),
+            Signal::Term => self.request_stop(now, 0, "SIGTERM".into()),
+            Signal::Int => self.request_stop(now, 0, "SIGINT".into()),
+            Signal::Usr2 => self.toggle_pause(),
+        }
+    }
+
+    /// Create a worker and ask the shell to fork it.
+    fn fork(&mut self, now: Instant, slot: u32, generation: u32, purpose: Purpose) -> WorkerId {
+        let id = self.next_id;
+        self.next_id += 1;
+        let ready_by = match purpose {
+            Purpose::Serve => None,
+            _ => Some(now + self.policy.ready_timeout),
+        };
+        let worker = Worker {
+            id,
+            slot,
+            generation,
+            pid: None,
+            started_at: now,
+            phase: Phase::Starting,
+            purpose,
+            ready_by,
+            streaks: Default::default(),
+        };
+        let tag = worker.tag();
+        self.workers.insert(id, worker);
+        self.debug(Some(tag), format!("forking worker {slot} of generation {generation}"));
+        self.out.push(Command::Fork { id, slot, generation });
+        id
+    }
+
+    fn on_forked(&mut self, now: Instant, id: WorkerId, pid: u32) {
+        let Some(worker) = self.workers.get_mut(&id) else {
+            return self.unknown(id, "forked");
+        };
+        worker.pid = Some(pid);
+        worker.started_at = now;
+        let tag = worker.tag();
+        let awaiting = matches!(worker.phase, Phase::Retiring(r) if r.stage == RetireStage::AwaitPid);
+        self.debug(Some(tag), format!("worker {} has pid {pid}", tag.slot));
+        if awaiting {
+            self.begin_drain(id);
+        }
+    }
+
+    fn on_listening(&mut self, now: Instant, id: WorkerId, socket: bool) {
+        let Some(worker) = self.workers.get(&id) else {
+            return self.unknown(id, "listening");
+        };
+        let (tag, generation) = (worker.tag(), worker.generation);
+        if socket && self.policy.unix_socket {
+            self.out.push(Command::ChmodSocket);
+        }
+        self.debug(Some(tag), format!("worker {} is listening", tag.slot));
+        if let Some(pid) = tag.pid {
+            let notice = Notice::WorkerListening { id, pid, slot: tag.slot, generation };
+            self.out.push(Command::Notify(notice));
+        }
+        if self.policy.ready_on == ReadyOn::Listening {
+            self.became_ready(now, id);
+        }
+    }
+
+    fn on_message(&mut self, now: Instant, id: WorkerId, message: WorkerMessage) {
+        if !self.workers.contains_key(&id) {
+            return self.unknown(id, "message");
+        }
+        match message {
+            WorkerMessage::Ready if self.policy.ready_on == ReadyOn::Message => {
+                self.became_ready(now, id)
+            }
+            WorkerMessage::Ready => {}
+            WorkerMessage::PauseMonitoring => self.set_paused(true, "a worker asked"),
+            WorkerMessage::ResumeMonitoring => self.set_paused(false, "a worker asked"),
+        }
+    }
+
+    fn became_ready(&mut self, now: Instant, id: WorkerId) {
+        let Some(worker) = self.workers.get_mut(&id) else {
+            return;
+        };
+        if worker.phase != Phase::Starting {
+            return;
+        }
+        worker.phase = Phase::Ready;
+        worker.ready_by = None;
+        let purpose = worker.purpose.clone();
+        let tag = worker.tag();
+        self.debug(Some(tag), format!("worker {} is ready", tag.slot));
+        match purpose {
+            Purpose::Serve => {}
+            Purpose::Reload => self.on_reload_worker_ready(now),
+            Purpose::Replace { old, reason } => self.promote_replacement(now, id, old, reason),
+        }
+    }
+
+    fn on_exited(&mut self, now: Instant, id: WorkerId, code: Option<i32>, signal: Option<String>) {
+        let Some(worker) = self.workers.remove(&id) else {
+            return self.unknown(id, "exit");
+        };
+        let expected = worker.is_retiring() || self.stopping.is_some();
+        let how = match (&code, &signal) {
+            (_, Some(sig)) => format!("signal {sig}"),
+            (Some(code), None) => format!("code {code}"),
+            (None, None) => "no code".to_string(),
+        };
+        self.debug(Some(worker.tag()), format!("worker {} exited with {how}", worker.slot));
+        let notice = Notice::WorkerExit {
+            id,
+            pid: worker.pid,
+            slot: worker.slot,
+            code,
+            signal,
+            expected,
+        };
+        self.out.push(Command::Notify(notice));
+        if !expected {
+            self.on_unexpected_exit(now, &worker, how);
+        }
+        self.check_stopped();
+    }
+
+    fn on_package_changed(&mut self, now: Instant, id: WorkerId, version: String) {
+        if let Some(worker) = self.workers.remove(&id) {
+            self.slots[worker.slot as usize].forget(id);
+        }
+        let reason = format!("master-process on disk changed to version {version}");
+        self.error(None, format!("{reason}; stopping so the service manager restarts it"));
+        self.request_stop(now, EXIT_PACKAGE_CHANGED, reason);
+    }
+
+    fn unknown(&mut self, id: WorkerId, what: &str) {
+        self.debug(None, format!("ignoring {what} of unknown worker #{id}"));
+    }
+
+    fn debug(&mut self, worker: Option<WorkerTag>, text: String) {
+        self.out.push(Command::Log(Log { level: Level::Debug, worker, text }));
+    }
+
+    fn error(&mut self, worker: Option<WorkerTag>, text: String) {
+        self.out.push(Command::Log(Log { level: Level::Error, worker, text }));
+    }
+}
+
+fn worker_deadlines(worker: &Worker) -> impl Iterator<Item = Instant> {
+    let ready = worker.ready_by.filter(|_| worker.phase == Phase::Starting);
+    let (term, kill) = match worker.phase {
+        Phase::Retiring(r) => {
+            let term = matches!(r.stage, RetireStage::Draining | RetireStage::Settling);
+            let kill = r.stage != RetireStage::Killed && worker.pid.is_some();
+            (term.then_some(r.term_at), kill.then_some(r.kill_at))
+        }
+        _ => (None, None),
+    };
+    ready.into_iter().chain(term).chain(kill)
+}

@@ -1,0 +1,90 @@
+//! The validated numbers the supervisor decides with. Built by `config.rs`; plain data here.
+
+use std::time::Duration;
+
+/// When a new worker counts as ready to take traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadyOn {
+    /// Its first `listening` event (4.x behaviour).
+    Listening,
+    /// Its message `ready` (`process.send('ready')` or `{msg: 'ready'}`).
+    Message,
+}
+
+/// Resource limits; a worker over one for `failures` samples in a row is replaced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    pub max_memory_bytes: u64,
+    pub mem_failures: u32,
+    pub max_cpu_percent: f64,
+    pub cpu_failures: u32,
+    pub interval: Duration,
+    pub warmup: Duration,
+}
+
+/// Everything the core needs to know about the user's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub workers: u32,
+    pub kill_timeout: Duration,
+    pub throttle: Duration,
+    pub max_throttle: Duration,
+    /// Fast crashes in a row in one slot before the master gives up; 0 never gives up.
+    pub max_crashes: u32,
+    /// Slots replaced at once during a reload; 0 means all of them.
+    pub reload_batch: u32,
+    pub ready_on: ReadyOn,
+    pub ready_timeout: Duration,
+    /// Whether workers carry the drain module (see `worker-drain.js`).
+    pub drain: bool,
+    /// Whether `PORT` is a unix socket path the master looks after.
+    pub unix_socket: bool,
+    pub limits: Limits,
+}
+
+impl Policy {
+    /// How long before the SIGKILL deadline a drain that has not finished gets SIGTERM anyway.
+    pub fn term_margin(&self) -> Duration {
+        (self.kill_timeout / 4).min(Duration::from_secs(1))
+    }
+
+    /// The delay before restarting after the `streak`-th fast crash in a row.
+    pub fn backoff(&self, streak: u32) -> Duration {
+        let doublings = streak.saturating_sub(1).min(20);
+        let grown = self.throttle.saturating_mul(1u32 << doublings);
+        grown.min(self.max_throttle.max(self.throttle))
+    }
+
+    /// How many slots one reload batch replaces.
+    pub fn batch_size(&self) -> u32 {
+        match self.reload_batch {
+            0 => self.workers,
+            n => n.min(self.workers),
+        }
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            workers: 1,
+            kill_timeout: Duration::from_secs(5),
+            throttle: Duration::from_secs(1),
+            max_throttle: Duration::from_secs(30),
+            max_crashes: 10,
+            reload_batch: 0,
+            ready_on: ReadyOn::Listening,
+            ready_timeout: Duration::from_secs(30),
+            drain: true,
+            unix_socket: false,
+            limits: Limits {
+                max_memory_bytes: 1200 * 1024 * 1024,
+                mem_failures: 10,
+                max_cpu_percent: 95.0,
+                cpu_failures: 10,
+                interval: Duration::from_secs(2),
+                warmup: Duration::from_secs(30),
+            },
+        }
+    }
+}

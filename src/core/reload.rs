@@ -1,0 +1,174 @@
+//! Transactional, coalescing, optionally rolling reloads.
+//!
+//! A reload replaces the slots batch by batch (`Policy::batch_size`). A batch takes over
+//! only when all its new workers are ready; then its old workers are retired. A new worker
+//! that dies or misses the ready timeout fails the reload: the batch's new workers are
+//! retired and the old ones keep serving. A reload asked for during a reload runs once after.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use super::command::{Command, Notice};
+use super::event::WorkerId;
+use super::worker::{Phase, Purpose};
+use super::Supervisor;
+
+/// The reload in progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reload {
+    generation: u32,
+    pending: VecDeque<u32>,
+    batch: Vec<WorkerId>,
+}
+
+impl Supervisor {
+    pub(super) fn request_reload(&mut self, now: Instant) {
+        if self.stopping.is_some() || !self.started {
+            return self.debug(None, "reload ignored: not running".into());
+        }
+        if self.reload.is_some() {
+            if !self.reload_queued {
+                self.debug(None, "reload in progress: one more will follow".into());
+            }
+            self.reload_queued = true;
+            return;
+        }
+        self.start_reload(now);
+    }
+
+    fn start_reload(&mut self, now: Instant) {
+        self.reload_index += 1;
+        let generation = self.reload_index;
+        self.debug(None, format!("reload {generation} starts"));
+        let pending = (0..self.policy.workers).collect();
+        self.reload = Some(Reload { generation, pending, batch: Vec::new() });
+        self.start_batch(now);
+    }
+
+    fn start_batch(&mut self, now: Instant) {
+        let size = self.policy.batch_size() as usize;
+        let Some(reload) = self.reload.as_mut() else {
+            return;
+        };
+        let generation = reload.generation;
+        let take = size.min(reload.pending.len());
+        let slots: Vec<u32> = reload.pending.drain(..take).collect();
+        if slots.is_empty() {
+            return self.finish_reload(now);
+        }
+        let mut batch = Vec::with_capacity(slots.len());
+        for slot in slots {
+            if let Some(old) = self.slots[slot as usize].incoming.take() {
+                self.retire(now, old);
+            }
+            self.slots[slot as usize].restart_at = None;
+            let id = self.fork(now, slot, generation, Purpose::Reload);
+            self.slots[slot as usize].incoming = Some(id);
+            batch.push(id);
+        }
+        if let Some(reload) = self.reload.as_mut() {
+            reload.batch = batch;
+        }
+    }
+
+    /// A worker of the current batch is ready: promote the batch once all of it is.
+    pub(super) fn on_reload_worker_ready(&mut self, now: Instant) {
+        let Some(reload) = self.reload.as_ref() else {
+            return;
+        };
+        let all_ready = reload
+            .batch
+            .iter()
+            .all(|id| self.workers.get(id).is_some_and(|w| w.phase == Phase::Ready));
+        if !all_ready {
+            return;
+        }
+        for id in reload.batch.clone() {
+            self.promote(now, id);
+        }
+        self.start_batch(now);
+    }
+
+    /// `id` takes over its slot; every other live worker of the slot is retired.
+    fn promote(&mut self, now: Instant, id: WorkerId) {
+        let Some(slot) = self.workers.get(&id).map(|w| w.slot) else {
+            return;
+        };
+        let others: Vec<WorkerId> = self
+            .workers
+            .values()
+            .filter(|w| w.slot == slot && w.id != id && !w.is_retiring())
+            .map(|w| w.id)
+            .collect();
+        for old in others {
+            self.retire(now, old);
+        }
+        let s = &mut self.slots[slot as usize];
+        s.serving = Some(id);
+        s.incoming = None;
+        s.restart_at = None;
+    }
+
+    fn finish_reload(&mut self, now: Instant) {
+        let Some(reload) = self.reload.take() else {
+            return;
+        };
+        let generation = reload.generation;
+        self.debug(None, format!("reload {generation} done"));
+        self.out.push(Command::Notify(Notice::ReloadDone { generation }));
+        self.run_queued_reload(now);
+    }
+
+    /// Roll the current batch back: its new workers go, the old ones keep serving.
+    pub(super) fn reload_failed(&mut self, now: Instant, reason: String) {
+        let Some(reload) = self.reload.take() else {
+            return;
+        };
+        let generation = reload.generation;
+        self.error(None, format!("reload {generation} failed and was rolled back: {reason}"));
+        let mut slots = Vec::new();
+        for id in reload.batch {
+            if let Some(slot) = self.workers.get(&id).map(|w| w.slot) {
+                slots.push(slot);
+                self.retire(now, id);
+            }
+        }
+        for slot in slots {
+            self.restart_if_empty(now, slot);
+        }
+        self.out.push(Command::Notify(Notice::ReloadFailed { generation, reason }));
+        self.run_queued_reload(now);
+    }
+
+    fn run_queued_reload(&mut self, now: Instant) {
+        if std::mem::take(&mut self.reload_queued) && self.stopping.is_none() {
+            self.start_reload(now);
+        }
+    }
+
+    /// Workers that had to be ready by now and are not.
+    pub(super) fn ready_deadlines(&mut self, now: Instant) {
+        let late: Vec<(WorkerId, Purpose)> = self
+            .workers
+            .values()
+            .filter(|w| w.phase == Phase::Starting && w.ready_by.is_some_and(|at| at <= now))
+            .map(|w| (w.id, w.purpose.clone()))
+            .collect();
+        for (id, purpose) in late {
+            let tag = self.tag(id);
+            let slot = tag.map_or(0, |t| t.slot);
+            let reason = format!(
+                "worker {slot} was not ready within {} ms",
+                self.policy.ready_timeout.as_millis()
+            );
+            match purpose {
+                Purpose::Reload => self.reload_failed(now, reason),
+                _ => {
+                    self.error(tag, format!("replacement failed: {reason}"));
+                    self.retire(now, id);
+                    self.restart_if_empty(now, slot);
+                }
+            }
+        }
+    }
+}

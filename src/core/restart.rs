@@ -1,0 +1,100 @@
+//! Crashed workers: restart with throttle and exponential back-off; give up on a crash loop.
+
+use std::time::Instant;
+
+use super::worker::{Purpose, Worker};
+use super::{Supervisor, EXIT_CRASH_LOOP};
+
+impl Supervisor {
+    /// A worker that was not being retired has exited.
+    pub(super) fn on_unexpected_exit(&mut self, now: Instant, worker: &Worker, how: String) {
+        let slot = worker.slot as usize;
+        if self.slots[slot].incoming == Some(worker.id) {
+            self.slots[slot].incoming = None;
+            return self.on_incoming_failed(now, worker, how);
+        }
+        if self.slots[slot].serving != Some(worker.id) {
+            return;
+        }
+        self.slots[slot].serving = None;
+        let Some(streak) = self.count_crash(now, worker) else {
+            return;
+        };
+        if self.slots[slot].incoming.is_none() {
+            let delay = self.policy.backoff(streak).saturating_sub(worker.uptime(now));
+            self.schedule_restart(now, worker.slot, if streak == 0 { Default::default() } else { delay });
+        }
+    }
+
+    /// An incoming worker died before it took over its slot.
+    fn on_incoming_failed(&mut self, now: Instant, worker: &Worker, how: String) {
+        let reason = format!("worker {} (pid {}) exited with {how} before it was ready", worker.slot, pid_text(worker.pid));
+        match worker.purpose {
+            Purpose::Reload => self.reload_failed(now, reason),
+            _ => {
+                self.error(Some(worker.tag()), format!("replacement failed: {reason}"));
+                self.restart_if_empty(now, worker.slot);
+            }
+        }
+    }
+
+    /// Count a crash in the worker's slot; `None` when the master gave up.
+    fn count_crash(&mut self, now: Instant, worker: &Worker) -> Option<u32> {
+        let uptime = worker.uptime(now);
+        let fast = uptime < self.policy.throttle
+            || (!worker.is_ready() && uptime < self.policy.ready_timeout);
+        let slot = &mut self.slots[worker.slot as usize];
+        slot.fast_crashes = if fast { slot.fast_crashes + 1 } else { 0 };
+        let streak = slot.fast_crashes;
+        let limit = self.policy.max_crashes;
+        if limit > 0 && streak >= limit {
+            let text = format!(
+                "worker {} crashed {streak} times in a row soon after start; giving up (exit {EXIT_CRASH_LOOP})",
+                worker.slot
+            );
+            self.error(Some(worker.tag()), text.clone());
+            self.request_stop(now, EXIT_CRASH_LOOP, text);
+            return None;
+        }
+        Some(streak)
+    }
+
+    /// Restart a slot left with no worker, with the back-off its crash history earned.
+    pub(super) fn restart_if_empty(&mut self, now: Instant, slot: u32) {
+        let s = &self.slots[slot as usize];
+        if s.serving.is_none() && s.incoming.is_none() && s.restart_at.is_none() {
+            let delay = self.policy.backoff(s.fast_crashes.max(1));
+            self.schedule_restart(now, slot, delay);
+        }
+    }
+
+    fn schedule_restart(&mut self, now: Instant, slot: u32, delay: std::time::Duration) {
+        if self.stopping.is_some() {
+            return;
+        }
+        if delay.is_zero() {
+            return self.restart(now, slot);
+        }
+        self.debug(None, format!("restarting worker {slot} in {} ms", delay.as_millis()));
+        self.slots[slot as usize].restart_at = Some(now + delay);
+    }
+
+    fn restart(&mut self, now: Instant, slot: u32) {
+        self.slots[slot as usize].restart_at = None;
+        let id = self.fork(now, slot, self.reload_index, Purpose::Serve);
+        self.slots[slot as usize].serving = Some(id);
+    }
+
+    pub(super) fn restart_due(&mut self, now: Instant) {
+        let due: Vec<u32> = (0..self.slots.len() as u32)
+            .filter(|&s| self.slots[s as usize].restart_at.is_some_and(|at| at <= now))
+            .collect();
+        for slot in due {
+            self.restart(now, slot);
+        }
+    }
+}
+
+pub(super) fn pid_text(pid: Option<u32>) -> String {
+    pid.map_or_else(|| "unknown".to_string(), |p| p.to_string())
+}

@@ -1,0 +1,84 @@
+//! One worker process as the supervisor sees it.
+
+use std::time::{Duration, Instant};
+
+use super::command::WorkerTag;
+use super::event::WorkerId;
+
+/// Why a worker is being started next to the one serving its slot.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Purpose {
+    /// Serves its slot as soon as it exists (first start, crash restart).
+    Serve,
+    /// Part of reload batch `generation`; promoted when the whole batch is ready.
+    Reload,
+    /// Replaces the faulty worker `old` for `reason`.
+    Replace { old: WorkerId, reason: String },
+}
+
+/// Where a retiring worker is on its way out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetireStage {
+    /// Retired before its pid was known; starts once `Forked` arrives.
+    AwaitPid,
+    Draining,
+    Settling,
+    Terminating,
+    Killed,
+}
+
+/// A retirement in progress, with its two deadlines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retire {
+    pub stage: RetireStage,
+    pub term_at: Instant,
+    pub kill_at: Instant,
+}
+
+/// The life of a worker, from fork to exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Starting,
+    Ready,
+    Retiring(Retire),
+}
+
+/// Consecutive over-limit samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Streaks {
+    pub memory: u32,
+    pub cpu: u32,
+}
+
+/// A worker: its slot (`WORKER_INDEX`), generation (`RELOAD_INDEX`) and state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Worker {
+    pub id: WorkerId,
+    pub slot: u32,
+    pub generation: u32,
+    pub pid: Option<u32>,
+    pub started_at: Instant,
+    pub phase: Phase,
+    pub purpose: Purpose,
+    /// When a worker that must become ready has failed if it is not.
+    pub ready_by: Option<Instant>,
+    pub streaks: Streaks,
+}
+
+impl Worker {
+    pub fn tag(&self) -> WorkerTag {
+        WorkerTag { id: self.id, pid: self.pid, slot: self.slot }
+    }
+
+    pub fn is_retiring(&self) -> bool {
+        matches!(self.phase, Phase::Retiring(_))
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.phase == Phase::Ready
+    }
+
+    pub fn uptime(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.started_at)
+    }
+}

@@ -1,0 +1,122 @@
+//! The driver thread: owns the core, reads the clock, waits for events or the next
+//! deadline, runs the commands that Rust can run and hands the rest to JavaScript.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Instant;
+
+use nix::sys::signal::{kill, Signal as NixSignal};
+use nix::unistd::Pid;
+use tracing_subscriber::layer::SubscriberExt;
+
+use super::log::{DebugLayer, Style};
+use super::package::PackageWatch;
+use super::sampler::Sampler;
+use super::socket;
+use crate::core::{Command, Event, KillSignal, Level, Log, Supervisor};
+
+/// Where commands only Node can run go (fork, drain, send, notify, exit).
+pub trait Outbox: Send {
+    fn send(&self, command: Command);
+}
+
+/// Everything the driver thread owns.
+pub struct Driver {
+    pub core: Supervisor,
+    pub outbox: Box<dyn Outbox>,
+    pub sampler: Sampler,
+    pub socket: Option<PathBuf>,
+    pub package: PackageWatch,
+    pub style: Style,
+    pub notes: Vec<String>,
+}
+
+impl Driver {
+    /// Run until the core exits or every sender is gone.
+    pub fn run(mut self, rx: Receiver<Event>) {
+        let subscriber = tracing_subscriber::registry().with(DebugLayer::new(self.style));
+        tracing::subscriber::with_default(subscriber, || {
+            for note in std::mem::take(&mut self.notes) {
+                tracing::debug!("{note}");
+            }
+            while let Some(event) = self.next_event(&rx) {
+                self.feed(event);
+                if self.core.has_exited() {
+                    break;
+                }
+            }
+        });
+    }
+
+    fn next_event(&self, rx: &Receiver<Event>) -> Option<Event> {
+        let Some(deadline) = self.core.poll_timeout() else {
+            return rx.recv().ok();
+        };
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(event) => Some(event),
+            Err(RecvTimeoutError::Timeout) => Some(Event::Tick),
+            Err(RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// Hand one event to the core, and any event a command answers with right away.
+    fn feed(&mut self, event: Event) {
+        let mut queue = VecDeque::from([event]);
+        while let Some(event) = queue.pop_front() {
+            for command in self.core.handle(Instant::now(), event) {
+                queue.extend(self.run_command(command));
+            }
+        }
+    }
+
+    fn run_command(&mut self, command: Command) -> Option<Event> {
+        match command {
+            Command::Kill { pid, signal } => signal_worker(pid, signal),
+            Command::Sample { targets } => return Some(Event::Samples(self.sampler.sample(&targets))),
+            Command::ChmodSocket => self.on_socket("chmod 664", socket::chmod),
+            Command::RemoveSocket => self.on_socket("remove", socket::remove),
+            Command::Log(log) => write_log(log),
+            Command::Fork { id, .. } if self.package.changed().is_some() => {
+                let version = self.package.changed().unwrap_or_default();
+                return Some(Event::PackageChanged { id, version });
+            }
+            other => self.outbox.send(other),
+        }
+        None
+    }
+
+    fn on_socket(&self, what: &str, action: fn(&std::path::Path) -> std::io::Result<()>) {
+        let Some(path) = self.socket.as_deref() else { return };
+        match action(path) {
+            Ok(()) => tracing::debug!("{what} {}", path.display()),
+            Err(e) => tracing::error!("could not {what} {}: {e}", path.display()),
+        }
+    }
+}
+
+fn signal_worker(pid: u32, signal: KillSignal) {
+    let sig = match signal {
+        KillSignal::Term => NixSignal::SIGTERM,
+        KillSignal::Kill => NixSignal::SIGKILL,
+        KillSignal::Usr2 => NixSignal::SIGUSR2,
+    };
+    let Ok(raw) = i32::try_from(pid) else { return };
+    match kill(Pid::from_raw(raw), sig) {
+        Ok(()) => tracing::debug!("sent {sig} to pid {pid}"),
+        Err(nix::errno::Errno::ESRCH) => tracing::debug!("pid {pid} already gone ({sig} not sent)"),
+        Err(e) => tracing::error!("could not send {sig} to pid {pid}: {e}"),
+    }
+}
+
+fn write_log(log: Log) {
+    let span = log.worker.map(|w| match w.pid {
+        Some(pid) => tracing::info_span!("worker", pid, index = w.slot),
+        None => tracing::info_span!("worker", index = w.slot),
+    });
+    let _entered = span.as_ref().map(|s| s.enter());
+    match log.level {
+        Level::Debug => tracing::debug!("{}", log.text),
+        Level::Error => tracing::error!("{}", log.text),
+    }
+}

@@ -1,0 +1,68 @@
+//! The imperative shell around the core: driver thread, signals, sampler, socket file,
+//! log, and the package version watch.
+
+pub mod driver;
+pub mod host;
+pub mod log;
+pub mod package;
+pub mod sampler;
+pub mod signals;
+pub mod socket;
+
+use std::sync::mpsc::{channel, Sender};
+use std::thread::JoinHandle;
+
+use crate::core::{Event, Supervisor};
+use crate::error::Error;
+use driver::{Driver, Outbox};
+use signals::SignalThread;
+
+/// A running master: the driver thread, the signal thread, and the way in for events.
+pub struct Shell {
+    tx: Sender<Event>,
+    signals: SignalThread,
+    _driver: JoinHandle<()>,
+}
+
+/// What the shell needs besides the core's policy.
+pub struct Setup {
+    pub supervisor: Supervisor,
+    pub outbox: Box<dyn Outbox>,
+    pub socket: Option<std::path::PathBuf>,
+    pub package: package::PackageWatch,
+    pub style: log::Style,
+    pub notes: Vec<String>,
+}
+
+impl Shell {
+    /// Install the signal handlers, start the driver and send it `Event::Start`.
+    pub fn start(setup: Setup) -> Result<Shell, Error> {
+        let (tx, rx) = channel();
+        let signals = SignalThread::spawn(tx.clone()).map_err(Error::Signals)?;
+        let driver = Driver {
+            core: setup.supervisor,
+            outbox: setup.outbox,
+            sampler: sampler::Sampler::new(),
+            socket: setup.socket,
+            package: setup.package,
+            style: setup.style,
+            notes: setup.notes,
+        };
+        let thread = std::thread::Builder::new()
+            .name("master-process-driver".into())
+            .spawn(move || driver.run(rx))
+            .map_err(Error::Thread)?;
+        let _ = tx.send(Event::Start);
+        Ok(Shell { tx, signals, _driver: thread })
+    }
+
+    /// Pass an event to the driver (a closed driver means the master is exiting: ignored).
+    pub fn send(&self, event: Event) {
+        let _ = self.tx.send(event);
+    }
+
+    /// Re-install our handler for a signal JS just re-pinned.
+    pub fn rearm(&self, number: i32) -> bool {
+        self.signals.rearm(number)
+    }
+}

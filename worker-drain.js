@@ -1,0 +1,108 @@
+'use strict';
+// Preloaded into every worker by master-process (`node --require`), unless
+// MASTER_PROCESS_DRAIN=off. On the master's word it retires the worker without failing a
+// request: stop listening (net close, so the primary stops routing here), answer what is in
+// flight with `Connection: close`, close idle keep-alive sockets after a grace, then tell
+// the master. The app's own SIGTERM handler still runs afterwards.
+
+const net = require('node:net');
+const http = require('node:http');
+const https = require('node:https');
+const diagnostics = require('node:diagnostics_channel');
+const protocol = require('./lib/protocol.js');
+
+const IDLE_GRACE_MS = 1000;
+const netClose = net.Server.prototype.close;
+const netListen = net.Server.prototype.listen;
+
+const servers = new Map(); // net.Server -> 'pending' | 'listening' | 'closed'
+const sockets = new Map(); // socket of an http(s) server -> requests in flight
+const responses = new Set(); // responses whose request has started and not finished
+let draining = false;
+let reported = false;
+
+function isHttp(server) {
+  return server instanceof http.Server || server instanceof https.Server;
+}
+
+function stopListening(server) {
+  servers.set(server, 'closed');
+  netClose.call(server);
+  check();
+}
+
+net.Server.prototype.listen = function listen(...args) {
+  if (!servers.has(this)) track(this);
+  servers.set(this, 'pending');
+  return netListen.apply(this, args);
+};
+
+function track(server) {
+  server.on('listening', () => {
+    servers.set(server, 'listening');
+    if (draining) stopListening(server);
+  });
+  server.on('error', () => {
+    if (servers.get(server) === 'pending') servers.set(server, 'closed');
+    check();
+  });
+  server.on('close', () => {
+    servers.set(server, 'closed');
+    check();
+  });
+  if (isHttp(server)) server.on('connection', onConnection);
+}
+
+function onConnection(socket) {
+  sockets.set(socket, 0);
+  socket.once('close', () => {
+    sockets.delete(socket);
+    check();
+  });
+  if (draining) closeWhenIdle(socket);
+}
+
+diagnostics.subscribe('http.server.request.start', ({ socket, response }) => {
+  if (sockets.has(socket)) sockets.set(socket, sockets.get(socket) + 1);
+  responses.add(response);
+  if (draining) response.shouldKeepAlive = false;
+  response.once('close', () => {
+    responses.delete(response);
+    if (!sockets.has(socket)) return;
+    sockets.set(socket, sockets.get(socket) - 1);
+    if (draining) closeWhenIdle(socket);
+  });
+});
+
+/** Close a keep-alive socket that stays idle for the grace (it may be about to send). */
+function closeWhenIdle(socket) {
+  setTimeout(() => {
+    if (sockets.get(socket) === 0) socket.end();
+  }, IDLE_GRACE_MS).unref();
+}
+
+function drain() {
+  if (draining) return check();
+  draining = true;
+  for (const [server, state] of servers) {
+    if (state === 'listening') stopListening(server);
+  }
+  for (const response of responses) {
+    if (!response.headersSent) response.shouldKeepAlive = false;
+  }
+  for (const socket of sockets.keys()) closeWhenIdle(socket);
+  check();
+}
+
+function check() {
+  if (!draining || reported) return;
+  for (const state of servers.values()) if (state !== 'closed') return;
+  if (sockets.size > 0) return;
+  reported = true;
+  process.send({ cmd: protocol.DRAINED }, () => {});
+}
+
+process.on('internalMessage', (message) => {
+  if (message?.cmd === protocol.DRAIN) drain();
+  else if (message?.cmd === protocol.SETTLE) process.send({ cmd: protocol.SETTLED }, () => {});
+});

@@ -1,0 +1,222 @@
+// Shared helpers of the end-to-end tests: start a master on a fixture app, read its output
+// line by line, wait for lines (events, never sleeps), make HTTP requests, and end every
+// process a test started, by pid, whatever the outcome.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const FIXTURES = path.join(ROOT, '__test__', 'fixtures');
+
+/** A free TCP port on 127.0.0.1 (bound then released). */
+export async function freePort() {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** A fresh temp dir, removed by the test's cleanup. */
+export function tempDir(t, prefix = 'mp-test-') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * Start `node <fixture>` as a master. `env` is added to a small base environment (or, with
+ * `bare`, is the whole environment). Every pid the output names is killed at the end.
+ */
+export function startMaster(t, { fixture = 'app.js', env = {}, bare = false, cwd = ROOT } = {}) {
+  const base = bare ? {} : { PATH: process.env.PATH, HOME: process.env.HOME };
+  const child = spawn(process.execPath, [path.join(FIXTURES, fixture)], {
+    cwd,
+    env: { ...base, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const master = new MasterProcess(child);
+  t.after(() => master.cleanup());
+  return master;
+}
+
+class MasterProcess {
+  constructor(child) {
+    this.child = child;
+    this.pid = child.pid;
+    this.lines = [];
+    this.stderrLines = [];
+    this.waiters = [];
+    this.pids = new Set();
+    this.exit = new Promise((resolve) => {
+      child.on('exit', (code, signal) => resolve({ code, signal }));
+    });
+    this.#read(child.stdout, this.lines);
+    this.#read(child.stderr, this.stderrLines);
+  }
+
+  #read(stream, into) {
+    let buffer = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk) => {
+      buffer += chunk;
+      let at;
+      while ((at = buffer.indexOf('\n')) >= 0) {
+        const text = buffer.slice(0, at);
+        buffer = buffer.slice(at + 1);
+        into.push(text);
+        this.#notePids(text);
+        this.#wake();
+      }
+    });
+    stream.on('end', () => this.#wake());
+  }
+
+  #notePids(text) {
+    const record = parse(text);
+    for (const key of ['pid', 'newPid', 'oldPid']) {
+      if (record && Number.isInteger(record[key])) this.pids.add(record[key]);
+    }
+  }
+
+  #wake() {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+
+  /** All stdout records `KIND <json>` so far, parsed, whose kind starts with `kind`. */
+  records(kind) {
+    return this.lines.filter((l) => l.startsWith(`${kind} `) || l === kind).map(parse);
+  }
+
+  /** Handle events so far (`EVENT` lines), optionally of one name. */
+  events(name) {
+    return this.records('EVENT').filter((e) => !name || e.event === name);
+  }
+
+  /**
+   * Resolve once `predicate()` returns a truthy value (re-checked on every output line);
+   * reject if the master exits first or `timeoutMs` passes (a hang guard, not a measure).
+   */
+  waitUntil(predicate, what, timeoutMs = 20000) {
+    return new Promise((resolve, reject) => {
+      let timer;
+      let exited = false;
+      const check = () => {
+        const value = predicate();
+        if (value) {
+          done();
+          resolve(value);
+        } else if (exited) {
+          done();
+          reject(new Error(`master exited before: ${what}\n${this.transcript()}`));
+        }
+      };
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters = this.waiters.filter((w) => w !== check);
+      };
+      this.exit.then(() => {
+        exited = true;
+        setImmediate(check);
+      });
+      timer = setTimeout(() => {
+        done();
+        reject(new Error(`timed out waiting for: ${what}\n${this.transcript()}`));
+      }, timeoutMs);
+      this.waiters.push(check);
+      check();
+    });
+  }
+
+  /** Wait for `count` stdout records of `kind` matching `filter`; returns them. */
+  async waitFor(kind, filter = () => true, count = 1) {
+    return this.waitUntil(() => {
+      const found = this.records(kind).filter(filter);
+      return found.length >= count ? found : null;
+    }, `${count} x ${kind}`);
+  }
+
+  /** Wait for a handle event by name (and filter). */
+  async waitEvent(name, filter = () => true, count = 1) {
+    return this.waitFor('EVENT', (e) => e.event === name && filter(e), count);
+  }
+
+  /** Wait for a stderr line matching `regex`. */
+  async waitStderr(regex) {
+    return this.waitUntil(() => this.stderrLines.find((l) => regex.test(l)), `stderr ${regex}`);
+  }
+
+  /** Workers listening now: listened and not yet exited. */
+  liveWorkers() {
+    const exited = new Set(this.events('worker-exit').map((e) => e.pid));
+    return this.records('WORKER listening').filter((w) => !exited.has(w.pid));
+  }
+
+  signal(name) {
+    process.kill(this.pid, name);
+  }
+
+  transcript() {
+    return `--- stdout\n${this.lines.join('\n')}\n--- stderr\n${this.stderrLines.join('\n')}`;
+  }
+
+  /** Kill the master and every worker it announced, by pid. */
+  async cleanup() {
+    for (const pid of [this.pid, ...this.pids]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await this.exit;
+  }
+}
+
+function parse(text) {
+  const at = text.indexOf(' {');
+  if (at < 0) return null;
+  try {
+    return JSON.parse(text.slice(at + 1));
+  } catch {
+    return null;
+  }
+}
+
+/** GET `path` from a TCP port or a unix socket path; resolves { status, body, json }. */
+export function get(target, urlPath = '/', { agent = false } = {}) {
+  const where = typeof target === 'string' ? { socketPath: target } : { host: '127.0.0.1', port: target };
+  return new Promise((resolve, reject) => {
+    const req = http.get({ ...where, path: urlPath, agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => {
+        let json = null;
+        try {
+          json = JSON.parse(body);
+        } catch {
+          // not JSON
+        }
+        resolve({ status: res.statusCode, body, json, headers: res.headers });
+      });
+    });
+    req.on('error', reject);
+  });
+}
+
+/** Whether a pid is alive (signal 0). */
+export function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+}

@@ -271,6 +271,7 @@ impl Supervisor {
         if !expected {
             self.on_unexpected_exit(now, &worker, how);
         }
+        self.run_queued_reload(now);
         self.check_stopped();
     }
 

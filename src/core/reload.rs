@@ -26,7 +26,7 @@ impl Supervisor {
         if self.stopping.is_some() || !self.started {
             return self.debug(None, "reload ignored: not running".into());
         }
-        if self.reload.is_some() {
+        if !self.can_start_reload() {
             if !self.reload_queued {
                 self.debug(None, "reload in progress: one more will follow".into());
             }
@@ -34,6 +34,11 @@ impl Supervisor {
             return;
         }
         self.start_reload(now);
+    }
+
+    /// No reload runs and no worker is still retiring, so a reload keeps within 2 x WORKERS.
+    fn can_start_reload(&self) -> bool {
+        self.reload.is_none() && !self.workers.values().any(|w| w.is_retiring())
     }
 
     fn start_reload(&mut self, now: Instant) {
@@ -140,8 +145,10 @@ impl Supervisor {
         self.run_queued_reload(now);
     }
 
-    fn run_queued_reload(&mut self, now: Instant) {
-        if std::mem::take(&mut self.reload_queued) && self.stopping.is_none() {
+    /// Start the reload asked for meanwhile, once the last one's retirements are over.
+    pub(super) fn run_queued_reload(&mut self, now: Instant) {
+        if self.reload_queued && self.stopping.is_none() && self.can_start_reload() {
+            self.reload_queued = false;
             self.start_reload(now);
         }
     }

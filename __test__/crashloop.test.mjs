@@ -1,0 +1,43 @@
+// Crash loops: exponential back-off, then a clean stop with a non-zero exit.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startMaster, freePort, alive } from './helpers.mjs';
+
+test('a worker that keeps crashing at start backs off, then the master gives up with exit 70', async (t) => {
+  const master = startMaster(t, {
+    env: {
+      PORT: String(await freePort()),
+      FIXTURE_MODE: 'throw',
+      WORKER_THROTTLE: '300ms',
+      MASTER_PROCESS_MAX_CRASHES: '4',
+      DEBUG: 'master-process',
+    },
+  });
+  const { code } = await master.exit;
+  assert.equal(code, 70);
+  const delays = master.stderrLines
+    .map((l) => Number(/restarting worker 0 in (\d+) ms/.exec(l)?.[1]))
+    .filter((n) => !Number.isNaN(n));
+  assert.equal(delays.length, 3, master.transcript());
+  assert.ok(delays[0] < delays[1] && delays[1] < delays[2], `back-off grows: ${delays}`);
+  assert.ok(master.stderrLines.some((l) => /crashed 4 times in a row soon after start; giving up/.test(l)));
+});
+
+test('the give-up line is printed without DEBUG, and no worker is left behind', async (t) => {
+  const master = startMaster(t, {
+    env: {
+      PORT: String(await freePort()),
+      FIXTURE_MODE: 'throw',
+      WORKER_THROTTLE: '0ms',
+      MASTER_PROCESS_MAX_CRASHES: '3',
+    },
+  });
+  const { code } = await master.exit;
+  assert.equal(code, 70);
+  assert.deepEqual(
+    master.stderrLines.filter((l) => l.startsWith('master-process:')),
+    ['master-process: worker 0 crashed 3 times in a row soon after start; giving up (exit 70) (pid=' +
+      master.events('worker-exit').at(-1).pid + ' index=0)'],
+  );
+  for (const e of master.events('worker-exit')) assert.equal(alive(e.pid), false);
+});

@@ -1,0 +1,117 @@
+import { EventEmitter } from 'node:events';
+
+/** A duration: milliseconds as a number, or an ms-style string such as `'500ms'`, `'5s'`, `'2 minutes'`. */
+export type Duration = number | string;
+
+/**
+ * Settings of `init()`. Each has an environment variable too (see the README); an option
+ * wins over the environment. Every value is validated before the first fork.
+ */
+export interface Options {
+  /** `WORKERS`: 1-1024, `'AUTO'` or `'MAX'` (the CPUs this process may use). Default 1. */
+  workers?: number | 'AUTO' | 'MAX' | 'auto' | 'max' | string;
+  /** `MAX_KILL_TIMEOUT`: time a retiring worker has before SIGKILL. Default `'5s'`. */
+  maxKillTimeout?: Duration;
+  /** `WORKER_THROTTLE`: minimum life before an immediate restart. Default `'1s'`. */
+  workerThrottle?: Duration;
+  /** `PORT`: a path starting with `/` is a unix socket the master looks after; passed to workers. */
+  port?: number | string;
+  /** `MAX_MEMORY_ALLOWED_MB`: RSS limit per worker. Default 1200 (450 on 32-bit, less under a cgroup limit). */
+  maxMemoryAllowedMb?: number | string;
+  /** `MEM_MONITOR_FAILURES`: samples in a row over the memory limit before replacing. Default 10. */
+  memMonitorFailures?: number | string;
+  /** `MAX_CPU_ALLOWED`: percent of one core. Default 95. */
+  maxCpuAllowed?: number | string;
+  /** `CPU_MONITOR_FAILURES`: samples in a row over the CPU limit before replacing. Default 10. */
+  cpuMonitorFailures?: number | string;
+  /** `MASTER_PROCESS_MONITOR_INTERVAL`: time between samples. Default `'2s'`. */
+  monitorInterval?: Duration;
+  /** `MASTER_PROCESS_MONITOR_WARMUP`: age before a worker is sampled. Default `'30s'`. */
+  monitorWarmup?: Duration;
+  /** `MASTER_PROCESS_DRAIN`: preload the drain module into workers. Default true. */
+  drain?: boolean | 'on' | 'off' | string;
+  /** `MASTER_PROCESS_READY`: when a new worker is ready. Default `'listening'`. */
+  ready?: 'listening' | 'message';
+  /** `MASTER_PROCESS_READY_TIMEOUT`: a new worker not ready by then fails its reload. Default `'30s'`. */
+  readyTimeout?: Duration;
+  /** `MASTER_PROCESS_RELOAD_BATCH`: slots replaced at once during a reload. Default `'ALL'`. */
+  reloadBatch?: number | 'ALL' | string;
+  /** `MASTER_PROCESS_MAX_CRASHES`: fast crashes in a row before giving up (exit 70); 0 never. Default 10. */
+  maxCrashes?: number | string;
+  /** `MASTER_PROCESS_MAX_THROTTLE`: cap of the crash back-off. Default `'30s'`. */
+  maxThrottle?: Duration;
+}
+
+export interface WorkerInfo {
+  pid: number;
+  /** `WORKER_INDEX` */
+  index: number;
+  /** `RELOAD_INDEX` */
+  reloadIndex: number;
+}
+
+export interface WorkerListeningEvent {
+  id: number;
+  pid: number;
+  index: number;
+  generation: number;
+}
+
+export interface WorkerExitEvent {
+  id: number;
+  pid?: number;
+  index: number;
+  code?: number;
+  signal?: string;
+  /** True when the master was retiring it (reload, replacement, shutdown). */
+  expected: boolean;
+}
+
+export interface ReloadEvent {
+  generation: number;
+}
+
+export interface ReloadFailedEvent {
+  generation: number;
+  reason: string;
+}
+
+export interface WorkerReplacedEvent {
+  index: number;
+  oldPid?: number;
+  newPid?: number;
+  reason: 'used too much memory' | 'used too much cpu' | 'could not be sampled' | string;
+}
+
+export interface StoppingEvent {
+  code: number;
+  reason: string;
+}
+
+export interface MasterEvents {
+  'worker-listening': [WorkerListeningEvent];
+  'worker-exit': [WorkerExitEvent];
+  reload: [ReloadEvent];
+  'reload-failed': [ReloadFailedEvent];
+  'worker-replaced': [WorkerReplacedEvent];
+  stopping: [StoppingEvent];
+}
+
+/** The running master, returned by `init()`. */
+export declare class MasterHandle extends EventEmitter<MasterEvents> {
+  /** Same as SIGHUP: fork a new generation and retire the old one. */
+  reload(): void;
+  /** Same as SIGTERM: stop every worker, then exit the master. */
+  stop(): void;
+  /** The master's pid. */
+  readonly pid: number;
+  /** The workers alive now. */
+  readonly workers: WorkerInfo[];
+}
+
+/**
+ * Start the master in the cluster primary. A bad setting prints one line and exits 78.
+ * Throws `ERR_UNSUPPORTED_PLATFORM` without POSIX signals, `ERR_NOT_PRIMARY` in a worker.
+ * Calling it again returns the same handle.
+ */
+export declare function init(options?: Options): MasterHandle;

@@ -206,7 +206,7 @@ fn reload_batch(src: &Sources, workers: u32) -> Result<u32, ConfigError> {
         return Ok(0);
     }
     match value.parse::<u32>() {
-        Ok(n) if n >= 1 && n <= MAX_WORKERS => Ok(n.min(workers)),
+        Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n.min(workers)),
         _ => Err(bad(&raw, format!("ALL or a whole number of workers from 1 to {MAX_WORKERS}"))),
     }
 }

@@ -53,13 +53,17 @@ pub struct Style {
 
 impl Style {
     pub fn from_env(debug: Option<&str>, debug_colors: Option<&str>, stderr_tty: bool) -> Self {
-        let colors = match debug_colors.map(str::to_ascii_lowercase).as_deref() {
-            Some("0" | "no" | "off" | "false" | "disabled") => false,
-            Some(_) => true,
-            None => stderr_tty,
-        };
+        let colors = debug_colors.map_or(stderr_tty, env_truthy);
         let debug = debug.is_some_and(|d| debug_enabled(d, NAMESPACE));
         Style { debug, colors }
+    }
+}
+
+/// `DEBUG_COLORS` as `debug` reads it: yes/on/true/enabled, else a non-zero number.
+fn env_truthy(value: &str) -> bool {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "yes" | "on" | "true" | "enabled" => true,
+        other => other.parse::<f64>().is_ok_and(|n| n != 0.0),
     }
 }
 
@@ -208,6 +212,14 @@ mod tests {
         assert!(!debug_enabled("master-processor", ns));
         assert!(!debug_enabled("express", ns));
         assert!(!debug_enabled("", ns));
+    }
+
+    #[test]
+    fn debug_colors_reads_like_the_debug_module() {
+        let style = |v| Style::from_env(Some("*"), v, false).colors;
+        assert!(style(Some("1")) && style(Some("yes")) && style(Some("On")));
+        assert!(!style(Some("")) && !style(Some("0")) && !style(Some("no")) && !style(Some("abc")));
+        assert!(!style(None) && Style::from_env(None, None, true).colors);
     }
 
     #[test]

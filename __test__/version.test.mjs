@@ -1,0 +1,72 @@
+// If master-process's own package.json changes version on disk, the master exits 1 at the
+// next fork so the service manager restarts it on the new code. Runs a copy of the package.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startMaster, freePort, tempDir, get, alive, ROOT } from './helpers.mjs';
+
+/** A copy of the package (JS, lib/, built addon, package.json) in a temp dir. */
+function copyPackage(t) {
+  const dir = tempDir(t, 'mp-version-');
+  for (const file of ['index.js', 'binding.js', 'worker-drain.js', 'package.json']) {
+    fs.copyFileSync(path.join(ROOT, file), path.join(dir, file));
+  }
+  fs.cpSync(path.join(ROOT, 'lib'), path.join(dir, 'lib'), { recursive: true });
+  const addons = fs.readdirSync(ROOT).filter((f) => /^master-process\..+\.node$/.test(f));
+  assert.ok(addons.length > 0, 'the addon is built');
+  for (const file of addons) fs.copyFileSync(path.join(ROOT, file), path.join(dir, file));
+  return dir;
+}
+
+function readPackage(dir) {
+  return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+}
+
+function writePackage(dir, json, indent = 2) {
+  fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(json, null, indent)}\n`);
+}
+
+/** A master running the copy, its first worker listening. */
+async function startCopy(t) {
+  const dir = copyPackage(t);
+  const port = await freePort();
+  const master = startMaster(t, { env: { PORT: String(port), FIXTURE_PACKAGE_DIR: dir } });
+  const [worker] = await master.waitFor('WORKER listening');
+  await master.waitEvent('worker-listening', (e) => e.pid === worker.pid);
+  assert.equal((await get(port)).json.pid, worker.pid, 'the copy serves');
+  return { dir, port, master, worker };
+}
+
+test('a new version on disk makes the master exit 1 at the next reload, workers gone', async (t) => {
+  const { dir, master, worker } = await startCopy(t);
+  const pkg = readPackage(dir);
+  writePackage(dir, { ...pkg, version: '99.0.0-next' });
+  master.signal('SIGHUP');
+  const { code } = await master.exit;
+  assert.equal(code, 1, master.transcript());
+  assert.equal(alive(worker.pid), false, 'the old worker is gone');
+  assert.deepEqual(master.records('WORKER').filter((w) => w.reload !== '0'), [], 'no new generation started');
+  await master.waitStderr(/99\.0\.0-next/);
+});
+
+test('a new version on disk makes the master exit 1 when a crashed worker is to be restarted', async (t) => {
+  const { dir, master, worker } = await startCopy(t);
+  writePackage(dir, { ...readPackage(dir), version: '99.0.0-next' });
+  process.kill(worker.pid, 'SIGKILL');
+  const { code } = await master.exit;
+  assert.equal(code, 1, master.transcript());
+  assert.equal(master.records('WORKER listening').length, 1, 'no replacement was forked');
+});
+
+test('package.json rewritten with the same version reloads normally', async (t) => {
+  const { dir, port, master, worker } = await startCopy(t);
+  // Same version, different bytes: only the version counts.
+  writePackage(dir, { ...readPackage(dir), description: 'rewritten' }, 4);
+  master.signal('SIGHUP');
+  const [next] = await master.waitFor('WORKER listening', (w) => w.reload === '1');
+  await master.waitEvent('worker-exit', (e) => e.pid === worker.pid);
+  assert.equal((await get(port)).json.pid, next.pid);
+  assert.equal(alive(master.pid), true, 'the master keeps running');
+  assert.equal(master.events('stopping').length, 0, master.transcript());
+});

@@ -21,16 +21,35 @@ impl Supervisor {
             return;
         };
         if self.slots[slot].incoming.is_none() {
-            let delay = self.policy.backoff(streak).saturating_sub(worker.uptime(now));
-            self.schedule_restart(now, worker.slot, if streak == 0 { Default::default() } else { delay });
+            let delay = self
+                .policy
+                .backoff(streak)
+                .saturating_sub(worker.uptime(now));
+            self.schedule_restart(
+                now,
+                worker.slot,
+                if streak == 0 {
+                    Default::default()
+                } else {
+                    delay
+                },
+            );
         }
     }
 
     /// An incoming worker died before it took over its slot.
     fn on_incoming_failed(&mut self, now: Instant, worker: &Worker, how: String) {
-        let reason = format!("worker {} (pid {}) exited with {how} before it was ready", worker.slot, pid_text(worker.pid));
+        let reason = format!(
+            "worker {} (pid {}) exited with {how} before it was ready",
+            worker.slot,
+            pid_text(worker.pid)
+        );
         match worker.purpose {
-            Purpose::Reload => self.reload_failed(now, reason),
+            Purpose::Reload => {
+                self.reload_failed(now, reason);
+                // Its old worker may have died meanwhile: the slot must not stay empty.
+                self.restart_if_empty(now, worker.slot);
+            }
             _ => {
                 self.error(Some(worker.tag()), format!("replacement failed: {reason}"));
                 self.restart_if_empty(now, worker.slot);
@@ -75,7 +94,10 @@ impl Supervisor {
         if delay.is_zero() {
             return self.restart(now, slot);
         }
-        self.debug(None, format!("restarting worker {slot} in {} ms", delay.as_millis()));
+        self.debug(
+            None,
+            format!("restarting worker {slot} in {} ms", delay.as_millis()),
+        );
         self.slots[slot as usize].restart_at = Some(now + delay);
     }
 
@@ -87,7 +109,11 @@ impl Supervisor {
 
     pub(super) fn restart_due(&mut self, now: Instant) {
         let due: Vec<u32> = (0..self.slots.len() as u32)
-            .filter(|&s| self.slots[s as usize].restart_at.is_some_and(|at| at <= now))
+            .filter(|&s| {
+                self.slots[s as usize]
+                    .restart_at
+                    .is_some_and(|at| at <= now)
+            })
             .collect();
         for slot in due {
             self.restart(now, slot);

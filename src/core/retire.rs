@@ -20,10 +20,20 @@ impl Supervisor {
         }
         let kill_at = now + policy_kill;
         let term_at = kill_at - margin;
+        // A run we end after it was ready for the throttle is healthy: it ends a crash streak.
+        let healthy = worker.is_ready() && worker.uptime(now) >= self.policy.throttle;
         worker.ready_by = None;
-        worker.phase = Phase::Retiring(Retire { stage: RetireStage::AwaitPid, term_at, kill_at });
+        worker.phase = Phase::Retiring(Retire {
+            stage: RetireStage::AwaitPid,
+            term_at,
+            kill_at,
+        });
         let (tag, has_pid) = (worker.tag(), worker.pid.is_some());
-        self.slots[tag.slot as usize].forget(id);
+        let slot = &mut self.slots[tag.slot as usize];
+        slot.forget(id);
+        if healthy {
+            slot.fast_crashes = 0;
+        }
         self.debug(Some(tag), format!("retiring worker {}", tag.slot));
         if has_pid {
             self.begin_drain(id);
@@ -84,7 +94,10 @@ impl Supervisor {
     fn terminate(&mut self, id: WorkerId) {
         self.set_stage(id, RetireStage::Terminating);
         if let Some(pid) = self.workers.get(&id).and_then(|w| w.pid) {
-            self.out.push(Command::Kill { pid, signal: KillSignal::Term });
+            self.out.push(Command::Kill {
+                pid,
+                signal: KillSignal::Term,
+            });
         }
     }
 
@@ -95,7 +108,10 @@ impl Supervisor {
         };
         let tag = self.tag(id);
         self.debug(tag, format!("kill timeout passed while {stage:?}: SIGKILL"));
-        self.out.push(Command::Kill { pid, signal: KillSignal::Kill });
+        self.out.push(Command::Kill {
+            pid,
+            signal: KillSignal::Kill,
+        });
     }
 
     fn stage(&self, id: WorkerId) -> Option<RetireStage> {

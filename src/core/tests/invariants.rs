@@ -1,0 +1,229 @@
+//! Seeded random runs of the supervisor against a fake cluster, checking after every event
+//! the invariants the other tests rely on: no deadline left behind, no slot left empty while
+//! running, at most one worker coming per slot, commands only about workers that exist.
+
+use std::collections::BTreeSet;
+
+use super::harness::*;
+use crate::core::{
+    Command, Event, Limits, Phase, Policy, ReadyOn, RetireStage, Sample, Signal, WorkerMessage,
+};
+
+/// xorshift64*: small, deterministic, good enough to pick events.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> Option<T> {
+        (!items.is_empty()).then(|| items[self.below(items.len() as u64) as usize])
+    }
+}
+
+fn random_policy(rng: &mut Rng) -> Policy {
+    let workers = 1 + rng.below(4) as u32;
+    Policy {
+        workers,
+        kill_timeout: ms(500 + rng.below(5000)),
+        throttle: ms([0, 1000][rng.below(2) as usize]),
+        max_throttle: secs(8),
+        max_crashes: [0, 3, 10][rng.below(3) as usize],
+        reload_batch: rng.below(workers as u64 + 1) as u32,
+        ready_on: [ReadyOn::Listening, ReadyOn::Message][rng.below(2) as usize],
+        ready_timeout: secs(3 + rng.below(20)),
+        drain: rng.below(2) == 0,
+        unix_socket: rng.below(2) == 0,
+        limits: Limits {
+            max_memory_bytes: 100 * MB,
+            mem_failures: 1 + rng.below(3) as u32,
+            max_cpu_percent: 90.0,
+            cpu_failures: 1 + rng.below(3) as u32,
+            interval: secs(2),
+            warmup: secs(5),
+        },
+    }
+}
+
+fn random_event(rng: &mut Rng, h: &Harness) -> Option<Event> {
+    let workers: Vec<_> = h.sup.workers().cloned().collect();
+    let all: Vec<u32> = workers.iter().map(|w| w.id).collect();
+    let without_pid: Vec<u32> = workers
+        .iter()
+        .filter(|w| w.pid.is_none())
+        .map(|w| w.id)
+        .collect();
+    let with_pid: Vec<u32> = workers
+        .iter()
+        .filter(|w| w.pid.is_some())
+        .map(|w| w.id)
+        .collect();
+    let in_stage = |stage: RetireStage| -> Vec<u32> {
+        workers
+            .iter()
+            .filter(|w| matches!(w.phase, Phase::Retiring(r) if r.stage == stage))
+            .map(|w| w.id)
+            .collect()
+    };
+    let signalled: Vec<u32> = [RetireStage::Terminating, RetireStage::Killed]
+        .into_iter()
+        .flat_map(in_stage)
+        .collect();
+    let event = match rng.below(100) {
+        0..=14 => Event::Forked {
+            id: rng.pick(&without_pid)?,
+            pid: 0,
+        },
+        15..=29 => Event::Listening {
+            id: rng.pick(&with_pid)?,
+            socket: rng.below(2) == 0,
+        },
+        30..=34 => Event::Message {
+            id: rng.pick(&all)?,
+            message: WorkerMessage::Ready,
+        },
+        35..=42 => Event::Drained {
+            id: rng.pick(&in_stage(RetireStage::Draining))?,
+        },
+        43..=50 => Event::Settled {
+            id: rng.pick(&in_stage(RetireStage::Settling))?,
+        },
+        51..=60 => Event::Exited {
+            id: rng.pick(&signalled)?,
+            code: None,
+            signal: Some("SIGTERM".into()),
+        },
+        61..=65 => Event::Exited {
+            id: rng.pick(&all)?,
+            code: Some(1),
+            signal: None,
+        },
+        66..=71 => Event::Signal(Signal::Hup),
+        72..=73 => Event::Signal(Signal::Usr2),
+        74..=75 => Event::Message {
+            id: rng.pick(&all)?,
+            message: [
+                WorkerMessage::PauseMonitoring,
+                WorkerMessage::ResumeMonitoring,
+            ][rng.below(2) as usize]
+                .clone(),
+        },
+        76..=82 => {
+            let samples = with_pid
+                .iter()
+                .map(|&id| Sample {
+                    id,
+                    reading: (rng.below(10) > 0).then(|| {
+                        reading(rng.below(130), rng.below(100) as f64).expect("a reading")
+                    }),
+                })
+                .collect();
+            Event::Samples(samples)
+        }
+        83 if rng.below(4) == 0 => Event::Signal(Signal::Term),
+        84 if rng.below(8) == 0 => Event::PackageChanged {
+            id: rng.pick(&without_pid)?,
+            version: "9.9.9".into(),
+        },
+        _ => Event::Tick,
+    };
+    Some(event)
+}
+
+fn check(h: &Harness, before: &BTreeSet<u32>, out: &[Command], seed: u64) {
+    let sup = &h.sup;
+    let after: BTreeSet<u32> = h.ids().into_iter().collect();
+    let known: BTreeSet<u32> = before.union(&after).copied().collect();
+    let pids: BTreeSet<u32> = known.iter().map(|&id| pid(id)).collect();
+    for command in out {
+        match command {
+            Command::Fork { id, slot, .. } => {
+                assert!(*slot < sup.policy.workers, "seed {seed}: {command:?}");
+                assert!(!before.contains(id), "seed {seed}: id reused {command:?}");
+            }
+            Command::Drain { id } | Command::Settle { id } => {
+                assert!(h.worker(*id).is_retiring(), "seed {seed}: {command:?}");
+            }
+            Command::Send { id, .. } => assert!(after.contains(id), "seed {seed}: {command:?}"),
+            Command::Kill { pid, .. } => assert!(pids.contains(pid), "seed {seed}: {command:?}"),
+            Command::Sample { targets } => {
+                assert!(
+                    targets.iter().all(|(id, _)| after.contains(id)),
+                    "seed {seed}"
+                )
+            }
+            Command::Exit { .. } => assert!(after.is_empty(), "seed {seed}: exit with workers"),
+            _ => {}
+        }
+    }
+    if sup.stopping.is_some() || !sup.started {
+        return;
+    }
+    for (index, slot) in sup.slots.iter().enumerate() {
+        let index = index as u32;
+        let fresh: Vec<_> = sup
+            .workers()
+            .filter(|w| w.slot == index && !w.is_retiring())
+            .collect();
+        assert!(fresh.len() <= 2, "seed {seed}: slot {index} has {fresh:?}");
+        assert!(
+            !fresh.is_empty() || slot.restart_at.is_some(),
+            "seed {seed}: slot {index} is empty for good: {slot:?}"
+        );
+        for id in slot.serving.iter().chain(&slot.incoming) {
+            let w = h.worker(*id);
+            assert!(
+                w.slot == index && !w.is_retiring(),
+                "seed {seed}: slot {index}: {w:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn random_runs_keep_the_invariants() {
+    let mut max_ratio = 0.0f64;
+    for seed in 1..=400u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let policy = random_policy(&mut rng);
+        let workers = policy.workers as usize;
+        let mut h = Harness::new(policy);
+        h.start();
+        for _ in 0..400 {
+            if h.sup.has_exited() {
+                break;
+            }
+            match rng.below(10) {
+                0..=1 if h.sup.poll_timeout().is_some() => {
+                    let before: BTreeSet<u32> = h.ids().into_iter().collect();
+                    let out = h.fire();
+                    check(&h, &before, &out, seed);
+                    continue;
+                }
+                2..=3 => h.advance(ms(rng.below(1500))),
+                _ => {}
+            }
+            let Some(mut event) = random_event(&mut rng, &h) else {
+                continue;
+            };
+            if let Event::Forked { id, pid: p } = &mut event {
+                *p = pid(*id);
+            }
+            let before: BTreeSet<u32> = h.ids().into_iter().collect();
+            let out = h.handle(event);
+            check(&h, &before, &out, seed);
+        }
+        max_ratio = max_ratio.max(h.max_live as f64 / workers as f64);
+    }
+    // Reloads wait for retirements and replacements, and replacements wait for reloads and
+    // retirements (reload.rs, monitor.rs): never more than 2 x WORKERS at once.
+    assert!(max_ratio <= 2.0, "{max_ratio} x WORKERS alive at once");
+}

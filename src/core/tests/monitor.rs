@@ -1,0 +1,462 @@
+//! Monitoring: warm-up, memory and CPU streaks, mem_high, pause/resume, and the replacement
+//! of a condemned worker (fork first, retire the old one once the new one is ready).
+
+use serde_json::{json, Value};
+
+use super::harness::*;
+use crate::core::{Command, Event, Limits, Notice, Policy, Signal, WorkerId, WorkerMessage};
+
+/// Limits: 100 MiB x 3 samples, 90 % CPU x 3 samples, a round every 2 s after 10 s.
+fn monitored(workers: u32) -> Policy {
+    let limits = Limits {
+        max_memory_bytes: 100 * MB,
+        mem_failures: 3,
+        max_cpu_percent: 90.0,
+        cpu_failures: 3,
+        interval: secs(2),
+        warmup: secs(10),
+    };
+    Policy {
+        workers,
+        limits,
+        ..Policy::default()
+    }
+}
+
+/// Fire rounds that sample nobody until one asks for a `Sample`; its targets.
+fn first_round(h: &mut Harness) -> Vec<(WorkerId, u32)> {
+    loop {
+        match h.fire().as_slice() {
+            [] => continue,
+            [Command::Sample { targets }] => return targets.clone(),
+            other => panic!("unexpected {other:?} at {:?}", h.elapsed()),
+        }
+    }
+}
+
+/// One round for worker `id` alone with `reading`; what the verdict said.
+fn round(h: &mut Harness, id: WorkerId, rss_mb: u64, cpu: f64) -> Vec<Command> {
+    assert_eq!(h.sample_round(), [(id, pid(id))]);
+    h.samples(&[(id, reading(rss_mb, cpu))])
+}
+
+fn replaced(slot: u32, old: WorkerId, new: WorkerId, reason: &str) -> Command {
+    Command::Notify(Notice::WorkerReplaced {
+        slot,
+        old_pid: Some(pid(old)),
+        new_pid: Some(pid(new)),
+        reason: reason.into(),
+    })
+}
+
+/// The JSON message of a `Send` to `to`.
+fn sent(command: &Command, to: WorkerId) -> Value {
+    match command {
+        Command::Send { id, message } if *id == to => {
+            serde_json::from_str(message).expect("the message is JSON")
+        }
+        other => panic!("expected a Send to {to}, got {other:?}"),
+    }
+}
+
+#[test]
+fn nobody_is_sampled_during_the_warm_up() {
+    let mut h = Harness::new(monitored(2));
+    h.start_all_ready();
+    for at in [2, 4, 6, 8] {
+        assert_eq!(h.fire(), NOTHING);
+        assert_eq!(h.elapsed(), secs(at));
+    }
+    // Samples that come anyway are not judged.
+    assert_eq!(h.samples(&[(1, reading(1000, 100.0)), (2, None)]), NOTHING);
+    assert_eq!(h.sample_round(), [(1, pid(1)), (2, pid(2))]);
+    assert_eq!(h.elapsed(), secs(10));
+    assert_eq!(h.sample_round(), [(1, pid(1)), (2, pid(2))]);
+    assert_eq!(h.elapsed(), secs(12));
+}
+
+#[test]
+fn warm_up_counts_from_each_worker_own_start() {
+    let mut h = Harness::new(monitored(2));
+    h.start();
+    h.ready(1);
+    assert_eq!(h.fire(), NOTHING);
+    assert_eq!(h.fire(), NOTHING);
+    h.advance_to(secs(5));
+    h.ready(2);
+    assert_eq!(first_round(&mut h), [(1, pid(1))]);
+    assert_eq!(h.elapsed(), secs(10));
+    assert_eq!(h.sample_round(), [(1, pid(1))]);
+    assert_eq!(h.sample_round(), [(1, pid(1))]);
+    assert_eq!(h.sample_round(), [(1, pid(1)), (2, pid(2))]);
+    assert_eq!(h.elapsed(), secs(16));
+}
+
+#[test]
+fn a_memory_streak_condemns_and_the_replacement_takes_over() {
+    let mut h = Harness::new(monitored(1));
+    h.start_all_ready();
+    assert_eq!(first_round(&mut h), [(1, pid(1))]);
+    assert_eq!(h.samples(&[(1, reading(120, 1.0))]), [mem_high(1, 120)]);
+    assert_eq!(round(&mut h, 1, 120, 1.0), [mem_high(1, 120)]);
+    assert_eq!(h.sample_round(), [(1, pid(1))]);
+    let out = h.samples_raw(&[(1, reading(120, 1.0))]);
+    assert!(debugs(&out).contains(&"replacing worker 0: it used too much memory".to_string()));
+    // Fork first, same slot and generation; the old one keeps serving meanwhile.
+    assert_eq!(without_logs(out), [mem_high(1, 120), fork(2, 0, 0)]);
+    assert_eq!(h.elapsed(), secs(14));
+    assert!(!h.worker(1).is_retiring());
+
+    // The slot is being replaced: nobody in it is sampled, late samples are ignored.
+    assert_eq!(h.fire(), NOTHING);
+    assert_eq!(h.samples(&[(1, reading(500, 100.0))]), NOTHING);
+    assert_eq!(h.forked(2), NOTHING);
+    assert_eq!(h.fire(), NOTHING);
+
+    let out = h.listening(2);
+    assert_eq!(out.len(), 4, "{out:?}");
+    assert_eq!(out[0], listening(2, 0, 0));
+    assert_eq!(
+        sent(&out[1], 2),
+        json!({
+            "msg": "replace_faulty_worker",
+            "reason": "used too much memory",
+            "old_pid": pid(1),
+            "new_pid": pid(2),
+        })
+    );
+    assert_eq!(
+        out[2..],
+        [drain(1), replaced(0, 1, 2, "used too much memory")]
+    );
+    assert_eq!(h.retire_cleanly(1), NOTHING);
+    assert_eq!(h.ids(), [2]);
+}
+
+#[test]
+fn a_good_sample_resets_the_memory_streak() {
+    let mut h = Harness::new(monitored(1));
+    h.start_all_ready();
+    first_round(&mut h);
+    assert_eq!(h.samples(&[(1, reading(120, 1.0))]), [mem_high(1, 120)]);
+    assert_eq!(round(&mut h, 1, 120, 1.0), [mem_high(1, 120)]);
+    assert_eq!(round(&mut h, 1, 50, 1.0), NOTHING);
+    assert_eq!(round(&mut h, 1, 120, 1.0), [mem_high(1, 120)]);
+    assert_eq!(round(&mut h, 1, 120, 1.0), [mem_high(1, 120)]);
+    assert_eq!(
+        round(&mut h, 1, 120, 1.0),
+        [mem_high(1, 120), fork(2, 0, 0)]
+    );
+}
+
+#[test]
+fn a_cpu_streak_condemns_and_a_good_sample_resets_it() {
+    let mut h = Harness::new(monitored(1));
+    h.start_all_ready();
+    first_round(&mut h);
+    assert_eq!(h.samples(&[(1, reading(10, 95.0))]), NOTHING);
+    assert_eq!(round(&mut h, 1, 10, 95.0), NOTHING);
+    assert_eq!(round(&mut h, 1, 10, 50.0), NOTHING);
+    assert_eq!(round(&mut h, 1, 10, 95.0), NOTHING);
+    assert_eq!(round(&mut h, 1, 10, 90.0), NOTHING);
+    assert_eq!(round(&mut h, 1, 10, 95.0), NOTHING);
+    assert_eq!(round(&mut h, 1, 10, 95.0), NOTHING);
+    assert_eq!(h.sample_round(), [(1, pid(1))]);
+    let out = h.samples_raw(&[(1, reading(10, 99.0))]);
+    assert!(debugs(&out).contains(&"replacing worker 0: it used too much cpu".to_string()));
+    assert_eq!(without_logs(out), [fork(2, 0, 0)]);
+    let out = h.ready(2);
+    assert_eq!(sent(&out[1], 2)["reason"], "used too much cpu");
+    assert_eq!(out[3], replaced(0, 1, 2, "used too much cpu"));
+}
+
+#[test]
+fn mem_high_is_sent_above_80_percent_of_the_limit() {
+    let mut h = Harness::new(monitored(1));
+    h.start_all_ready();
+    first_round(&mut h);
+    assert_eq!(h.samples(&[(1, reading(80, 1.0))]), NOTHING);
+    assert_eq!(round(&mut h, 1, 81, 1.0), [mem_high(1, 81)]);
+    assert_eq!(round(&mut h, 1, 99, 1.0), [mem_high(1, 99)]);
+    assert_eq!(round(&mut h, 1, 100, 1.0), [mem_high(1, 100)]);
+    // At the limit is not over it: still no replacement.
+    assert_eq!(round(&mut h, 1, 100, 1.0), [mem_high(1, 100)]);
+    assert_eq!(h.live(), 1);
+}
+
+#[test]
+fn a_worker_that_cannot_be_sampled_is_condemned_at_once() {
+    let mut h = Harness::new(monitored(2));
+    h.start_all_ready();
+    assert_eq!(first_round(&mut h), [(1, pid(1)), (2, pid(2))]);
+    let out = h.samples_raw(&[(1, reading(10, 1.0)), (2, None)]);
+    assert_eq!(
+        debugs(&out),
+        [
+            "replacing worker 1: it could not be sampled",
+            "forking worker 1 of generation 0"
+        ]
+    );
+    assert_eq!(without_logs(out), [fork(3, 1, 0)]);
+    // Slot 1 is being replaced: only slot 0 is sampled now.
+    assert_eq!(h.sample_round(), [(1, pid(1))]);
+    let out = h.ready(3);
+    assert_eq!(sent(&out[1], 3)["reason"], "could not be sampled");
+    assert_eq!(
+        out[2..],
+        [drain(2), replaced(1, 2, 3, "could not be sampled")]
+    );
+}
+
+#[test]
+fn the_replacement_keeps_the_slot_and_the_generation() {
+    let mut h = Harness::new(Policy {
+        reload_batch: 0,
+        ..monitored(2)
+    });
+    h.start_all_ready();
+    h.hup();
+    h.ready(3);
+    h.ready(4);
+    h.retire_cleanly(1);
+    h.retire_cleanly(2);
+    // Skip the rounds in which the retirement deadlines and warm-ups pass.
+    assert_eq!(first_round(&mut h), [(3, pid(3)), (4, pid(4))]);
+    assert_eq!(h.samples(&[(4, None)]), [fork(5, 1, 1)]);
+}
+
+#[test]
+fn paused_monitoring_asks_for_no_sample_and_ignores_samples() {
+    let mut h = Harness::new(monitored(1));
+    h.start_all_ready();
+    first_round(&mut h);
+    assert_eq!(h.samples(&[(1, reading(120, 1.0))]), [mem_high(1, 120)]);
+    assert_eq!(h.signal(Signal::Usr2), [usr2(1)]);
+    assert!(h.sup.is_paused());
+    for _ in 0..5 {
+        assert_eq!(h.fire(), NOTHING);
+        assert_eq!(h.samples(&[(1, reading(500, 100.0))]), NOTHING);
+        assert_eq!(h.samples(&[(1, None)]), NOTHING);
+    }
+    assert_eq!(h.signal(Signal::Usr2), [usr2(1)]);
+    assert!(!h.sup.is_paused());
+    // The streak went on where it was: two more over the limit condemn.
+    assert_eq!(round(&mut h, 1, 120, 1.0), [mem_high(1, 120)]);
+    assert_eq!(
+        round(&mut h, 1, 120, 1.0),
+        [mem_high(1, 120), fork(2, 0, 0)]
+    );
+}
+
+#[test]
+fn sigusr2_toggles_every_time_and_is_forwarded_to_every_worker() {
+    let mut h = Harness::new(monitored(3));
+    h.start();
+    h.ready(1);
+    h.ready(2);
+    // Worker 3 has no pid yet: nothing to signal.
+    assert_eq!(h.signal(Signal::Usr2), [usr2(1), usr2(2)]);
+    assert!(h.sup.is_paused());
+    h.forked(3);
+    assert_eq!(h.signal(Signal::Usr2), [usr2(1), usr2(2), usr2(3)]);
+    assert!(!h.sup.is_paused());
+    assert_eq!(h.signal(Signal::Usr2), [usr2(1), usr2(2), usr2(3)]);
+    assert!(h.sup.is_paused());
+    assert_eq!(h.signal(Signal::Usr2), [usr2(1), usr2(2), usr2(3)]);
+    assert!(!h.sup.is_paused());
+}
+
+#[test]
+fn sigusr2_reaches_retiring_workers_too() {
+    let mut h = Harness::new(monitored(1));
+    h.start_all_ready();
+    h.hup();
+    h.ready(2);
+    assert!(h.worker(1).is_retiring());
+    assert_eq!(h.signal(Signal::Usr2), [usr2(1), usr2(2)]);
+}
+
+#[test]
+fn workers_pause_and_resume_monitoring_by_message() {
+    let mut h = Harness::new(monitored(2));
+    h.start_all_ready();
+    first_round(&mut h);
+    let out = h.handle_raw(Event::Message {
+        id: 1,
+        message: WorkerMessage::PauseMonitoring,
+    });
+    assert_eq!(debugs(&out), ["monitoring paused (a worker asked)"]);
+    assert_eq!(without_logs(out), NOTHING);
+    assert!(h.sup.is_paused());
+    assert_eq!(h.fire(), NOTHING);
+    assert_eq!(h.samples(&[(2, None)]), NOTHING);
+    // Pausing twice is still paused; any worker may resume.
+    assert_eq!(h.message(1, WorkerMessage::PauseMonitoring), NOTHING);
+    assert!(h.sup.is_paused());
+    assert_eq!(h.message(2, WorkerMessage::ResumeMonitoring), NOTHING);
+    assert!(!h.sup.is_paused());
+    assert_eq!(h.sample_round(), [(1, pid(1)), (2, pid(2))]);
+    // SIGUSR2 after a message toggles from the current state.
+    h.message(1, WorkerMessage::PauseMonitoring);
+    assert_eq!(h.signal(Signal::Usr2), [usr2(1), usr2(2)]);
+    assert!(!h.sup.is_paused());
+}
+
+#[test]
+fn nobody_is_sampled_while_a_reload_runs() {
+    let mut h = Harness::new(Policy {
+        reload_batch: 1,
+        ..monitored(2)
+    });
+    h.start_all_ready();
+    first_round(&mut h);
+    assert_eq!(h.hup(), [fork(3, 0, 1)]);
+    h.forked(3);
+    // A sampling round passes without a Sample, and late readings change nothing.
+    assert_eq!(h.fire(), NOTHING);
+    assert_eq!(h.samples(&[(1, None), (2, None), (3, None)]), NOTHING);
+    assert_eq!(
+        h.listening(3),
+        [listening(3, 0, 1), drain(1), fork(4, 1, 1)]
+    );
+    assert_eq!(h.fire(), NOTHING);
+    assert_eq!(h.samples(&[(1, None), (2, None), (3, None)]), NOTHING);
+}
+
+#[test]
+fn a_worker_exiting_mid_streak_leaves_no_streak_behind() {
+    let mut h = Harness::new(monitored(1));
+    h.start_all_ready();
+    first_round(&mut h);
+    assert_eq!(h.samples(&[(1, reading(120, 95.0))]), [mem_high(1, 120)]);
+    assert_eq!(round(&mut h, 1, 120, 95.0), [mem_high(1, 120)]);
+    h.advance(secs(1));
+    // Healthy run (13 s): restarted at once.
+    assert_eq!(
+        h.exited(1, 1),
+        [exit(1, 0, Some(1), None, false), fork(2, 0, 0)]
+    );
+    h.ready(2);
+    // A sample of the dead worker that was in flight is ignored.
+    assert_eq!(h.samples(&[(1, reading(120, 95.0))]), NOTHING);
+    // The new worker warms up first (rounds at 14..22 s), then starts from zero.
+    assert_eq!(first_round(&mut h), [(2, pid(2))]);
+    assert_eq!(h.elapsed(), secs(24));
+    assert_eq!(h.samples(&[(2, reading(120, 95.0))]), [mem_high(2, 120)]);
+    assert_eq!(round(&mut h, 2, 120, 95.0), [mem_high(2, 120)]);
+    assert_eq!(
+        round(&mut h, 2, 120, 95.0),
+        [mem_high(2, 120), fork(3, 0, 0)]
+    );
+}
+
+#[test]
+fn the_old_worker_dying_during_its_replacement_is_not_restarted() {
+    let mut h = Harness::new(monitored(1));
+    h.start_all_ready();
+    first_round(&mut h);
+    assert_eq!(h.samples(&[(1, None)]), [fork(2, 0, 0)]);
+    h.forked(2);
+    assert_eq!(h.exited(1, 1), [exit(1, 0, Some(1), None, false)]);
+    let out = h.listening(2);
+    assert_eq!(
+        sent(&out[1], 2),
+        json!({
+            "msg": "replace_faulty_worker",
+            "reason": "could not be sampled",
+            "old_pid": null,
+            "new_pid": pid(2),
+        })
+    );
+    let notice = Notice::WorkerReplaced {
+        slot: 0,
+        old_pid: None,
+        new_pid: Some(pid(2)),
+        reason: "could not be sampled".into(),
+    };
+    assert_eq!(out[2..], [Command::Notify(notice)]);
+    assert_eq!(h.ids(), [2]);
+}
+
+#[test]
+fn a_replacement_that_exits_before_ready_leaves_the_old_worker_serving() {
+    let mut h = Harness::new(monitored(1));
+    h.start_all_ready();
+    first_round(&mut h);
+    assert_eq!(h.samples(&[(1, None)]), [fork(2, 0, 0)]);
+    h.forked(2);
+    let out = h.handle_raw(Event::Exited {
+        id: 2,
+        code: Some(1),
+        signal: None,
+    });
+    assert_eq!(
+        errors(&out),
+        ["replacement failed: worker 0 (pid 1002) exited with code 1 before it was ready"]
+    );
+    assert_eq!(without_logs(out), [exit(2, 0, Some(1), None, false)]);
+    assert!(!h.worker(1).is_retiring());
+    // Worker 1 serves its slot again and is sampled again.
+    assert_eq!(h.sample_round(), [(1, pid(1))]);
+    assert_eq!(h.samples(&[(1, None)]), [fork(3, 0, 0)]);
+}
+
+#[test]
+fn a_replacement_that_misses_the_ready_timeout_is_retired() {
+    let mut h = Harness::new(Policy {
+        ready_timeout: secs(5),
+        ..monitored(1)
+    });
+    h.start_all_ready();
+    first_round(&mut h);
+    assert_eq!(h.samples(&[(1, None)]), [fork(2, 0, 0)]);
+    h.forked(2);
+    assert_eq!(h.elapsed(), secs(10));
+    assert_eq!(h.fire(), NOTHING);
+    assert_eq!(h.fire(), NOTHING);
+    let out = h.fire_raw();
+    assert_eq!(h.elapsed(), secs(15));
+    assert_eq!(
+        errors(&out),
+        ["replacement failed: worker 0 was not ready within 5000 ms"]
+    );
+    assert_eq!(without_logs(out), [drain(2)]);
+    assert!(!h.worker(1).is_retiring());
+    // Not sampled while its slot still retires the failed replacement, then sampled again.
+    assert_eq!(h.fire(), NOTHING);
+    assert_eq!(h.retire_cleanly(2), NOTHING);
+    assert_eq!(h.sample_round(), [(1, pid(1))]);
+    assert_eq!(h.elapsed(), secs(18));
+}
+
+#[test]
+fn a_reload_waits_for_a_replacement_in_progress() {
+    let mut h = Harness::new(monitored(1));
+    h.start_all_ready();
+    first_round(&mut h);
+    assert_eq!(h.samples(&[(1, None)]), [fork(2, 0, 0)]);
+    h.forked(2);
+    // Queued: forking now would run three workers for one slot.
+    assert_eq!(h.hup(), NOTHING);
+    let out = h.listening(2);
+    assert_eq!(out[0], listening(2, 0, 0));
+    assert_eq!(sent(&out[1], 2)["msg"], "replace_faulty_worker");
+    assert_eq!(
+        out[2..],
+        [drain(1), replaced(0, 1, 2, "could not be sampled")]
+    );
+    assert_eq!(h.retire_cleanly(1), [fork(3, 0, 1)]);
+    assert_eq!(h.ready(3), [listening(3, 0, 1), drain(2), reload_done(1)]);
+    assert_eq!(h.retire_cleanly(2), NOTHING);
+    assert_eq!(h.ids(), [3]);
+}
+
+#[test]
+fn no_sampling_while_stopping() {
+    let mut h = Harness::new(monitored(1));
+    h.start_all_ready();
+    first_round(&mut h);
+    h.signal(Signal::Term);
+    assert_eq!(h.deadline(), Some(secs(14)));
+    assert_eq!(h.samples(&[(1, None)]), NOTHING);
+}

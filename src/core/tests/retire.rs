@@ -1,0 +1,191 @@
+//! Retiring one worker: drain, settle, SIGTERM, and SIGKILL at the kill timeout.
+
+use super::harness::*;
+use crate::core::{Command, Event, Notice, Phase, Policy, RetireStage, Signal};
+
+/// A one-slot master whose worker 1 is retired by a reload at `at`; worker 2 serves.
+fn reloaded_at(policy: Policy, at: std::time::Duration) -> Harness {
+    let mut h = Harness::new(policy);
+    h.start_all_ready();
+    h.advance_to(at);
+    assert_eq!(h.hup(), [fork(2, 0, 1)]);
+    h
+}
+
+fn stage(h: &Harness, id: u32) -> Option<RetireStage> {
+    match h.worker(id).phase {
+        Phase::Retiring(r) => Some(r.stage),
+        _ => None,
+    }
+}
+
+#[test]
+fn without_drain_sigterm_goes_out_at_once() {
+    let mut h = reloaded_at(
+        Policy {
+            drain: false,
+            ..policy(1)
+        },
+        secs(10),
+    );
+    assert_eq!(h.ready(2), [listening(2, 0, 1), term(1), reload_done(1)]);
+    assert_eq!(stage(&h, 1), Some(RetireStage::Terminating));
+    assert_eq!(h.deadline(), Some(secs(15)));
+    assert_eq!(h.fire(), [sigkill(1)]);
+    assert_eq!(stage(&h, 1), Some(RetireStage::Killed));
+    assert_eq!(
+        h.signalled(1, "SIGKILL"),
+        [exit(1, 0, None, Some("SIGKILL"), true)]
+    );
+}
+
+#[test]
+fn a_drain_that_never_answers_gets_sigterm_at_the_margin_and_sigkill_at_the_timeout() {
+    let mut h = reloaded_at(policy(1), secs(10));
+    assert_eq!(h.ready(2), [listening(2, 0, 1), drain(1), reload_done(1)]);
+    assert_eq!(stage(&h, 1), Some(RetireStage::Draining));
+    // kill_timeout 5 s, margin min(5 s / 4, 1 s) = 1 s.
+    assert_eq!(h.deadline(), Some(secs(14)));
+    let out = h.fire_raw();
+    assert_eq!(debugs(&out), ["drain did not finish in time"]);
+    assert_eq!(without_logs(out), [term(1)]);
+    assert_eq!(h.elapsed(), secs(14));
+    assert_eq!(h.deadline(), Some(secs(15)));
+    let out = h.fire_raw();
+    assert_eq!(
+        debugs(&out),
+        ["kill timeout passed while Terminating: SIGKILL"]
+    );
+    assert_eq!(without_logs(out), [sigkill(1)]);
+    assert_eq!(h.elapsed(), secs(15));
+    // Killed: nothing more to do for it but wait for its exit.
+    assert_eq!(h.deadline(), Some(secs(3600)));
+    assert_eq!(h.exited(1, 0), [exit(1, 0, Some(0), None, true)]);
+}
+
+#[test]
+fn a_short_kill_timeout_has_a_quarter_as_margin() {
+    let mut h = reloaded_at(
+        Policy {
+            kill_timeout: secs(2),
+            ..policy(1)
+        },
+        secs(0),
+    );
+    h.ready(2);
+    assert_eq!(h.fire(), [term(1)]);
+    assert_eq!(h.elapsed(), ms(1500));
+    assert_eq!(h.fire(), [sigkill(1)]);
+    assert_eq!(h.elapsed(), secs(2));
+}
+
+#[test]
+fn term_margin_of_the_policy() {
+    let margin = |ms_| {
+        Policy {
+            kill_timeout: ms(ms_),
+            ..Policy::default()
+        }
+        .term_margin()
+    };
+    assert_eq!(margin(0), ms(0));
+    assert_eq!(margin(2000), ms(500));
+    assert_eq!(margin(4000), ms(1000));
+    assert_eq!(margin(60_000), ms(1000));
+}
+
+#[test]
+fn drained_but_never_settled_gets_sigterm_at_the_margin() {
+    let mut h = reloaded_at(policy(1), secs(0));
+    h.ready(2);
+    assert_eq!(h.handle(Event::Drained { id: 1 }), [settle(1)]);
+    assert_eq!(stage(&h, 1), Some(RetireStage::Settling));
+    assert_eq!(h.fire(), [term(1)]);
+    assert_eq!(h.elapsed(), secs(4));
+    // A settle that comes too late changes nothing.
+    assert_eq!(h.handle(Event::Settled { id: 1 }), NOTHING);
+    assert_eq!(h.handle(Event::Drained { id: 1 }), NOTHING);
+    assert_eq!(stage(&h, 1), Some(RetireStage::Terminating));
+    assert_eq!(h.exited(1, 0), [exit(1, 0, Some(0), None, true)]);
+}
+
+#[test]
+fn settled_before_drained_is_ignored() {
+    let mut h = reloaded_at(policy(1), secs(0));
+    h.ready(2);
+    assert_eq!(h.handle(Event::Settled { id: 1 }), NOTHING);
+    assert_eq!(stage(&h, 1), Some(RetireStage::Draining));
+    // Drained and Settled of a worker that is not retiring mean nothing.
+    assert_eq!(h.handle(Event::Drained { id: 2 }), NOTHING);
+    assert_eq!(h.handle(Event::Settled { id: 2 }), NOTHING);
+    assert!(!h.worker(2).is_retiring());
+}
+
+#[test]
+fn retired_before_its_pid_is_known_then_forked() {
+    let mut h = Harness::new(policy(1));
+    assert_eq!(h.start(), [fork(1, 0, 0)]);
+    // Worker 1 never reported Forked; the reload's worker is ready first.
+    assert_eq!(h.hup(), [fork(2, 0, 1)]);
+    assert_eq!(h.ready(2), [listening(2, 0, 1), reload_done(1)]);
+    assert_eq!(stage(&h, 1), Some(RetireStage::AwaitPid));
+    // No pid: nothing to signal, so no deadline for it.
+    assert_eq!(h.deadline(), Some(secs(3600)));
+    h.advance(secs(1));
+    assert_eq!(h.forked(1), [drain(1)]);
+    assert_eq!(stage(&h, 1), Some(RetireStage::Draining));
+    // Its deadlines count from the retirement.
+    assert_eq!(h.deadline(), Some(secs(4)));
+    assert_eq!(h.retire_cleanly(1), NOTHING);
+}
+
+#[test]
+fn retired_before_its_pid_is_known_without_drain() {
+    let mut h = Harness::new(Policy {
+        drain: false,
+        ..policy(1)
+    });
+    h.start();
+    h.hup();
+    assert_eq!(h.ready(2), [listening(2, 0, 1), reload_done(1)]);
+    assert_eq!(h.forked(1), [term(1)]);
+    assert_eq!(h.deadline(), Some(secs(5)));
+}
+
+#[test]
+fn retired_before_its_pid_is_known_and_never_forked() {
+    let mut h = Harness::new(policy(1));
+    h.start();
+    h.hup();
+    h.ready(2);
+    let out = h.handle(Event::Exited {
+        id: 1,
+        code: Some(1),
+        signal: None,
+    });
+    let notice = Notice::WorkerExit {
+        id: 1,
+        pid: None,
+        slot: 0,
+        code: Some(1),
+        signal: None,
+        expected: true,
+    };
+    assert_eq!(out, [Command::Notify(notice)]);
+    assert_eq!(h.ids(), [2]);
+}
+
+#[test]
+fn retiring_again_keeps_the_first_deadlines() {
+    let mut h = reloaded_at(policy(1), secs(10));
+    assert_eq!(h.ready(2), [listening(2, 0, 1), drain(1), reload_done(1)]);
+    h.advance(secs(2));
+    // Stop: only the worker that was not retiring yet gets a drain.
+    assert_eq!(h.signal(Signal::Term), [stopping(0, "SIGTERM"), drain(2)]);
+    assert_eq!(h.fire(), [term(1)]);
+    assert_eq!(h.elapsed(), secs(14));
+    assert_eq!(h.fire(), [sigkill(1)]);
+    assert_eq!(h.elapsed(), secs(15));
+    assert_eq!(h.fire(), [term(2)]);
+    assert_eq!(h.elapsed(), secs(16));
+}

@@ -127,7 +127,13 @@ function glue(master, startCwd) {
     } catch {
       // The start directory is gone: fork where we are, as cluster would.
     }
-    const worker = cluster.fork(command.env);
+    let worker;
+    try {
+      worker = cluster.fork(command.env);
+    } catch {
+      master.exited(command.id, null, null); // the core must hear of every fork it asked for
+      return;
+    }
     worker[ID] = { id: command.id, index: command.env.WORKER_INDEX, generation: command.env.RELOAD_INDEX };
     workers.set(command.id, worker);
     worker.on('error', noop); // IPC to a worker that is already gone

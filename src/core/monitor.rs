@@ -16,7 +16,10 @@ impl Supervisor {
         self.set_paused(paused, "SIGUSR2");
         let pids: Vec<u32> = self.workers.values().filter_map(|w| w.pid).collect();
         for pid in pids {
-            self.out.push(Command::Kill { pid, signal: KillSignal::Usr2 });
+            self.out.push(Command::Kill {
+                pid,
+                signal: KillSignal::Usr2,
+            });
         }
     }
 
@@ -49,11 +52,18 @@ impl Supervisor {
         }
     }
 
-    /// Serving, past its warm-up, and its slot is not already being replaced.
+    /// Serving, past its warm-up, no reload running, and its slot neither being replaced
+    /// nor still retiring an old worker (a replacement then keeps within 2 x WORKERS).
     fn is_sampled(&self, worker: &Worker, now: Instant) -> bool {
         let slot = &self.slots[worker.slot as usize];
+        let slot_retiring = self
+            .workers
+            .values()
+            .any(|w| w.slot == worker.slot && w.is_retiring());
         slot.serving == Some(worker.id)
             && slot.incoming.is_none()
+            && self.reload.is_none()
+            && !slot_retiring
             && !worker.is_retiring()
             && worker.uptime(now) >= self.policy.limits.warmup
     }
@@ -63,7 +73,10 @@ impl Supervisor {
             return;
         }
         for sample in samples {
-            let eligible = self.workers.get(&sample.id).is_some_and(|w| self.is_sampled(w, now));
+            let eligible = self
+                .workers
+                .get(&sample.id)
+                .is_some_and(|w| self.is_sampled(w, now));
             if !eligible {
                 continue;
             }
@@ -125,7 +138,13 @@ impl Supervisor {
     }
 
     /// A replacement is ready: tell it whom it replaced, then retire the faulty worker.
-    pub(super) fn promote_replacement(&mut self, now: Instant, id: WorkerId, old: WorkerId, reason: String) {
+    pub(super) fn promote_replacement(
+        &mut self,
+        now: Instant,
+        id: WorkerId,
+        old: WorkerId,
+        reason: String,
+    ) {
         let new_pid = self.workers.get(&id).and_then(|w| w.pid);
         let old_pid = self.workers.get(&old).and_then(|w| w.pid);
         let slot = self.workers.get(&id).map_or(0, |w| w.slot);
@@ -141,7 +160,12 @@ impl Supervisor {
         let s = &mut self.slots[slot as usize];
         s.serving = Some(id);
         s.incoming = None;
-        let notice = Notice::WorkerReplaced { slot, old_pid, new_pid, reason };
+        let notice = Notice::WorkerReplaced {
+            slot,
+            old_pid,
+            new_pid,
+            reason,
+        };
         self.out.push(Command::Notify(notice));
     }
 }

@@ -36,9 +36,12 @@ impl Supervisor {
         self.start_reload(now);
     }
 
-    /// No reload runs and no worker is still retiring, so a reload keeps within 2 x WORKERS.
+    /// No reload runs, no worker is still retiring and no replacement is under way, so a
+    /// reload keeps within 2 x WORKERS.
     fn can_start_reload(&self) -> bool {
-        self.reload.is_none() && !self.workers.values().any(|w| w.is_retiring())
+        self.reload.is_none()
+            && !self.workers.values().any(|w| w.is_retiring())
+            && self.slots.iter().all(|s| s.incoming.is_none())
     }
 
     fn start_reload(&mut self, now: Instant) {
@@ -46,7 +49,11 @@ impl Supervisor {
         let generation = self.reload_index;
         self.debug(None, format!("reload {generation} starts"));
         let pending = (0..self.policy.workers).collect();
-        self.reload = Some(Reload { generation, pending, batch: Vec::new() });
+        self.reload = Some(Reload {
+            generation,
+            pending,
+            batch: Vec::new(),
+        });
         self.start_batch(now);
     }
 
@@ -81,10 +88,11 @@ impl Supervisor {
         let Some(reload) = self.reload.as_ref() else {
             return;
         };
-        let all_ready = reload
-            .batch
-            .iter()
-            .all(|id| self.workers.get(id).is_some_and(|w| w.phase == Phase::Ready));
+        let all_ready = reload.batch.iter().all(|id| {
+            self.workers
+                .get(id)
+                .is_some_and(|w| w.phase == Phase::Ready)
+        });
         if !all_ready {
             return;
         }
@@ -120,7 +128,8 @@ impl Supervisor {
         };
         let generation = reload.generation;
         self.debug(None, format!("reload {generation} done"));
-        self.out.push(Command::Notify(Notice::ReloadDone { generation }));
+        self.out
+            .push(Command::Notify(Notice::ReloadDone { generation }));
         self.run_queued_reload(now);
     }
 
@@ -130,7 +139,10 @@ impl Supervisor {
             return;
         };
         let generation = reload.generation;
-        self.error(None, format!("reload {generation} failed and was rolled back: {reason}"));
+        self.error(
+            None,
+            format!("reload {generation} failed and was rolled back: {reason}"),
+        );
         let mut slots = Vec::new();
         for id in reload.batch {
             if let Some(slot) = self.workers.get(&id).map(|w| w.slot) {
@@ -141,7 +153,8 @@ impl Supervisor {
         for slot in slots {
             self.restart_if_empty(now, slot);
         }
-        self.out.push(Command::Notify(Notice::ReloadFailed { generation, reason }));
+        self.out
+            .push(Command::Notify(Notice::ReloadFailed { generation, reason }));
         self.run_queued_reload(now);
     }
 
@@ -162,6 +175,14 @@ impl Supervisor {
             .map(|w| (w.id, w.purpose.clone()))
             .collect();
         for (id, purpose) in late {
+            // An earlier rollback in this loop may have retired it already.
+            let still_late = self
+                .workers
+                .get(&id)
+                .is_some_and(|w| w.phase == Phase::Starting);
+            if !still_late {
+                continue;
+            }
             let tag = self.tag(id);
             let slot = tag.map_or(0, |t| t.slot);
             let reason = format!(

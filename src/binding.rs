@@ -67,7 +67,11 @@ impl Master {
     pub fn new(options: HashMap<String, String>, package_json: String) -> Result<Self> {
         let env: HashMap<String, String> = std::env::vars().collect();
         let config = Config::load(&env, &options, &host::read_host()).map_err(Error::from)?;
-        Ok(Master { config, package: PathBuf::from(package_json), shell: None })
+        Ok(Master {
+            config,
+            package: PathBuf::from(package_json),
+            shell: None,
+        })
     }
 
     /// How many workers the master keeps.
@@ -85,7 +89,10 @@ impl Master {
     /// The unix socket path in `PORT`, if any.
     #[napi(getter)]
     pub fn socket_path(&self) -> Option<String> {
-        self.config.socket_path.as_ref().map(|p| p.display().to_string())
+        self.config
+            .socket_path
+            .as_ref()
+            .map(|p| p.display().to_string())
     }
 
     /// Clear the socket path, install signal handlers, start the supervisor. `onCommand`
@@ -108,7 +115,10 @@ impl Master {
         let style = Style::from_env(env.as_deref(), colors.as_deref(), stderr_is_tty());
         let setup = Setup {
             supervisor: Supervisor::new(self.config.policy.clone()),
-            outbox: Box::new(JsOutbox { tsfn, port: self.config.port_option.clone() }),
+            outbox: Box::new(JsOutbox {
+                tsfn,
+                port: self.config.port_option.clone(),
+            }),
             socket: self.config.socket_path.clone(),
             package: PackageWatch::new(Path::new(&self.package)),
             style,
@@ -194,7 +204,11 @@ fn stderr_is_tty() -> bool {
 /// `'ready'`, `'{"msg":"ready"}'` or the `msg` of an object all mean the same.
 fn parse_message(text: &str) -> Option<WorkerMessage> {
     let parsed: Option<serde_json::Value> = serde_json::from_str(text).ok();
-    let name = match parsed.as_ref().and_then(|v| v.get("msg")).and_then(|m| m.as_str()) {
+    let name = match parsed
+        .as_ref()
+        .and_then(|v| v.get("msg"))
+        .and_then(|m| m.as_str())
+    {
         Some(msg) => msg,
         None => text,
     };
@@ -230,7 +244,11 @@ impl JsOutbox {
             notice: None,
         };
         Some(match command {
-            Command::Fork { id, slot, generation } => {
+            Command::Fork {
+                id,
+                slot,
+                generation,
+            } => {
                 let mut env = HashMap::from([
                     ("PPID".to_string(), std::process::id().to_string()),
                     ("RELOAD_INDEX".to_string(), generation.to_string()),
@@ -239,13 +257,25 @@ impl JsOutbox {
                 if let Some(port) = &self.port {
                     env.insert("PORT".into(), port.clone());
                 }
-                JsCommand { env: Some(env), ..plain("fork", Some(id)) }
+                JsCommand {
+                    env: Some(env),
+                    ..plain("fork", Some(id))
+                }
             }
             Command::Drain { id } => plain("drain", Some(id)),
             Command::Settle { id } => plain("settle", Some(id)),
-            Command::Send { id, message } => JsCommand { message: Some(message), ..plain("send", Some(id)) },
-            Command::Notify(notice) => JsCommand { notice: Some(notice_to_js(notice)), ..plain("notify", None) },
-            Command::Exit { code } => JsCommand { code: Some(code), ..plain("exit", None) },
+            Command::Send { id, message } => JsCommand {
+                message: Some(message),
+                ..plain("send", Some(id))
+            },
+            Command::Notify(notice) => JsCommand {
+                notice: Some(notice_to_js(notice)),
+                ..plain("notify", None)
+            },
+            Command::Exit { code } => JsCommand {
+                code: Some(code),
+                ..plain("exit", None)
+            },
             _ => return None,
         })
     }
@@ -266,14 +296,26 @@ fn notice_to_js(notice: Notice) -> JsNotice {
         new_pid: None,
     };
     match notice {
-        Notice::WorkerListening { id, pid, slot, generation } => JsNotice {
+        Notice::WorkerListening {
+            id,
+            pid,
+            slot,
+            generation,
+        } => JsNotice {
             id: Some(id),
             pid: Some(pid),
             index: Some(slot),
             generation: Some(generation),
             ..empty("worker-listening")
         },
-        Notice::WorkerExit { id, pid, slot, code, signal, expected } => JsNotice {
+        Notice::WorkerExit {
+            id,
+            pid,
+            slot,
+            code,
+            signal,
+            expected,
+        } => JsNotice {
             id: Some(id),
             pid,
             index: Some(slot),
@@ -282,19 +324,31 @@ fn notice_to_js(notice: Notice) -> JsNotice {
             expected: Some(expected),
             ..empty("worker-exit")
         },
-        Notice::ReloadDone { generation } => JsNotice { generation: Some(generation), ..empty("reload") },
+        Notice::ReloadDone { generation } => JsNotice {
+            generation: Some(generation),
+            ..empty("reload")
+        },
         Notice::ReloadFailed { generation, reason } => JsNotice {
             generation: Some(generation),
             reason: Some(reason),
             ..empty("reload-failed")
         },
-        Notice::WorkerReplaced { slot, old_pid, new_pid, reason } => JsNotice {
+        Notice::WorkerReplaced {
+            slot,
+            old_pid,
+            new_pid,
+            reason,
+        } => JsNotice {
             index: Some(slot),
             old_pid,
             new_pid,
             reason: Some(reason),
             ..empty("worker-replaced")
         },
-        Notice::Stopping { code, reason } => JsNotice { code: Some(code), reason: Some(reason), ..empty("stopping") },
+        Notice::Stopping { code, reason } => JsNotice {
+            code: Some(code),
+            reason: Some(reason),
+            ..empty("stopping")
+        },
     }
 }

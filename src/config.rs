@@ -51,22 +51,70 @@ struct Setting {
 }
 
 const SETTINGS: &[Setting] = &[
-    Setting { option: "workers", env: &["WORKERS"] },
-    Setting { option: "maxKillTimeout", env: &["MAX_KILL_TIMEOUT"] },
-    Setting { option: "workerThrottle", env: &["WORKER_THROTTLE"] },
-    Setting { option: "port", env: &["PORT"] },
-    Setting { option: "maxMemoryAllowedMb", env: &["MAX_MEMORY_ALLOWED_MB"] },
-    Setting { option: "memMonitorFailures", env: &["MEM_MONITOR_FAILURES"] },
-    Setting { option: "maxCpuAllowed", env: &["MAX_CPU_ALLOWED"] },
-    Setting { option: "cpuMonitorFailures", env: &["CPU_MONITOR_FAILURES", "CPU_MONITOR_FAILURE"] },
-    Setting { option: "monitorInterval", env: &["MASTER_PROCESS_MONITOR_INTERVAL"] },
-    Setting { option: "monitorWarmup", env: &["MASTER_PROCESS_MONITOR_WARMUP"] },
-    Setting { option: "drain", env: &["MASTER_PROCESS_DRAIN"] },
-    Setting { option: "ready", env: &["MASTER_PROCESS_READY"] },
-    Setting { option: "readyTimeout", env: &["MASTER_PROCESS_READY_TIMEOUT"] },
-    Setting { option: "reloadBatch", env: &["MASTER_PROCESS_RELOAD_BATCH"] },
-    Setting { option: "maxCrashes", env: &["MASTER_PROCESS_MAX_CRASHES"] },
-    Setting { option: "maxThrottle", env: &["MASTER_PROCESS_MAX_THROTTLE"] },
+    Setting {
+        option: "workers",
+        env: &["WORKERS"],
+    },
+    Setting {
+        option: "maxKillTimeout",
+        env: &["MAX_KILL_TIMEOUT"],
+    },
+    Setting {
+        option: "workerThrottle",
+        env: &["WORKER_THROTTLE"],
+    },
+    Setting {
+        option: "port",
+        env: &["PORT"],
+    },
+    Setting {
+        option: "maxMemoryAllowedMb",
+        env: &["MAX_MEMORY_ALLOWED_MB"],
+    },
+    Setting {
+        option: "memMonitorFailures",
+        env: &["MEM_MONITOR_FAILURES"],
+    },
+    Setting {
+        option: "maxCpuAllowed",
+        env: &["MAX_CPU_ALLOWED"],
+    },
+    Setting {
+        option: "cpuMonitorFailures",
+        env: &["CPU_MONITOR_FAILURES", "CPU_MONITOR_FAILURE"],
+    },
+    Setting {
+        option: "monitorInterval",
+        env: &["MASTER_PROCESS_MONITOR_INTERVAL"],
+    },
+    Setting {
+        option: "monitorWarmup",
+        env: &["MASTER_PROCESS_MONITOR_WARMUP"],
+    },
+    Setting {
+        option: "drain",
+        env: &["MASTER_PROCESS_DRAIN"],
+    },
+    Setting {
+        option: "ready",
+        env: &["MASTER_PROCESS_READY"],
+    },
+    Setting {
+        option: "readyTimeout",
+        env: &["MASTER_PROCESS_READY_TIMEOUT"],
+    },
+    Setting {
+        option: "reloadBatch",
+        env: &["MASTER_PROCESS_RELOAD_BATCH"],
+    },
+    Setting {
+        option: "maxCrashes",
+        env: &["MASTER_PROCESS_MAX_CRASHES"],
+    },
+    Setting {
+        option: "maxThrottle",
+        env: &["MASTER_PROCESS_MAX_THROTTLE"],
+    },
 ];
 
 /// The raw value of a setting and the name to blame if it is bad.
@@ -85,11 +133,17 @@ impl Sources<'_> {
         let setting = SETTINGS.iter().find(|s| s.option == option)?;
         if let Some(value) = self.options.get(option).filter(|v| !v.is_empty()) {
             let name = format!("option {option}");
-            return Some(Raw { name, value: value.clone() });
+            return Some(Raw {
+                name,
+                value: value.clone(),
+            });
         }
         setting.env.iter().find_map(|name| {
             let value = self.env.get(*name).filter(|v| !v.is_empty())?;
-            Some(Raw { name: name.to_string(), value: value.clone() })
+            Some(Raw {
+                name: name.to_string(),
+                value: value.clone(),
+            })
         })
     }
 }
@@ -109,17 +163,35 @@ impl Config {
             None => 1,
         };
         let port = src.get("port").map(|raw| raw.value);
-        let socket_path = port.as_ref().filter(|p| p.starts_with('/')).map(PathBuf::from);
+        let socket_path = port
+            .as_ref()
+            .filter(|p| p.starts_with('/'))
+            .map(PathBuf::from);
         let default_mb = default_memory_mb(workers, host, &mut notes);
         let policy = Policy {
             workers,
-            kill_timeout: duration(&src, "maxKillTimeout", Duration::from_secs(5), Duration::ZERO)?,
-            throttle: duration(&src, "workerThrottle", Duration::from_secs(1), Duration::ZERO)?,
+            kill_timeout: duration(
+                &src,
+                "maxKillTimeout",
+                Duration::from_secs(5),
+                Duration::ZERO,
+            )?,
+            throttle: duration(
+                &src,
+                "workerThrottle",
+                Duration::from_secs(1),
+                Duration::ZERO,
+            )?,
             max_throttle: duration(&src, "maxThrottle", Duration::from_secs(30), Duration::ZERO)?,
             max_crashes: count(&src, "maxCrashes", 10, 0)?,
             reload_batch: reload_batch(&src, workers)?,
             ready_on: ready_on(&src)?,
-            ready_timeout: duration(&src, "readyTimeout", Duration::from_secs(30), Duration::from_millis(10))?,
+            ready_timeout: duration(
+                &src,
+                "readyTimeout",
+                Duration::from_secs(30),
+                Duration::from_millis(10),
+            )?,
             drain: switch(&src, "drain", true)?,
             unix_socket: socket_path.is_some(),
             limits: Limits {
@@ -127,12 +199,27 @@ impl Config {
                 mem_failures: count(&src, "memMonitorFailures", 10, 1)?,
                 max_cpu_percent: count(&src, "maxCpuAllowed", 95, 1)? as f64,
                 cpu_failures: count(&src, "cpuMonitorFailures", 10, 1)?,
-                interval: duration(&src, "monitorInterval", Duration::from_secs(2), Duration::from_millis(10))?,
-                warmup: duration(&src, "monitorWarmup", Duration::from_secs(30), Duration::ZERO)?,
+                interval: duration(
+                    &src,
+                    "monitorInterval",
+                    Duration::from_secs(2),
+                    Duration::from_millis(10),
+                )?,
+                warmup: duration(
+                    &src,
+                    "monitorWarmup",
+                    Duration::from_secs(30),
+                    Duration::ZERO,
+                )?,
             },
         };
         let port_option = options.get("port").filter(|v| !v.is_empty()).cloned();
-        Ok(Config { policy, port_option, socket_path, notes })
+        Ok(Config {
+            policy,
+            port_option,
+            socket_path,
+            notes,
+        })
     }
 }
 
@@ -156,7 +243,11 @@ fn reject_unknown_options(options: &HashMap<String, String>) -> Result<(), Confi
 }
 
 fn bad(raw: &Raw, accepted: impl Into<String>) -> ConfigError {
-    ConfigError { name: raw.name.clone(), value: raw.value.clone(), accepted: accepted.into() }
+    ConfigError {
+        name: raw.name.clone(),
+        value: raw.value.clone(),
+        accepted: accepted.into(),
+    }
 }
 
 fn parse_workers(raw: &Raw, cpus: u32) -> Result<u32, ConfigError> {
@@ -166,11 +257,19 @@ fn parse_workers(raw: &Raw, cpus: u32) -> Result<u32, ConfigError> {
     }
     match value.parse::<u32>() {
         Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n),
-        _ => Err(bad(raw, format!("a whole number from 1 to {MAX_WORKERS}, AUTO or MAX"))),
+        _ => Err(bad(
+            raw,
+            format!("a whole number from 1 to {MAX_WORKERS}, AUTO or MAX"),
+        )),
     }
 }
 
-fn duration(src: &Sources, option: &str, default: Duration, min: Duration) -> Result<Duration, ConfigError> {
+fn duration(
+    src: &Sources,
+    option: &str,
+    default: Duration,
+    min: Duration,
+) -> Result<Duration, ConfigError> {
     let Some(raw) = src.get(option) else {
         return Ok(default);
     };
@@ -207,7 +306,10 @@ fn reload_batch(src: &Sources, workers: u32) -> Result<u32, ConfigError> {
     }
     match value.parse::<u32>() {
         Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n.min(workers)),
-        _ => Err(bad(&raw, format!("ALL or a whole number of workers from 1 to {MAX_WORKERS}"))),
+        _ => Err(bad(
+            &raw,
+            format!("ALL or a whole number of workers from 1 to {MAX_WORKERS}"),
+        )),
     }
 }
 
@@ -218,7 +320,10 @@ fn ready_on(src: &Sources) -> Result<ReadyOn, ConfigError> {
     match raw.value.trim().to_ascii_lowercase().as_str() {
         "listening" => Ok(ReadyOn::Listening),
         "message" => Ok(ReadyOn::Message),
-        _ => Err(bad(&raw, "listening (the first listen) or message (process.send('ready'))")),
+        _ => Err(bad(
+            &raw,
+            "listening (the first listen) or message (process.send('ready'))",
+        )),
     }
 }
 

@@ -4,10 +4,17 @@ use std::time::Duration;
 use super::{Config, ConfigError, HostFacts};
 use crate::core::ReadyOn;
 
-const HOST: HostFacts = HostFacts { cpus: 4, memory_limit: None, pointer_width: 64 };
+const HOST: HostFacts = HostFacts {
+    cpus: 4,
+    memory_limit: None,
+    pointer_width: 64,
+};
 
 fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn env(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -39,7 +46,10 @@ fn workers_auto_and_max_use_the_cpus_we_may_use() {
 #[test]
 fn bad_workers_name_the_variable_value_and_forms() {
     let e = env(&[("WORKERS", "abc")]).unwrap_err();
-    assert_eq!(e.to_string(), r#"invalid WORKERS="abc": expected a whole number from 1 to 1024, AUTO or MAX"#);
+    assert_eq!(
+        e.to_string(),
+        r#"invalid WORKERS="abc": expected a whole number from 1 to 1024, AUTO or MAX"#
+    );
     assert!(env(&[("WORKERS", "0")]).is_err());
     assert!(env(&[("WORKERS", "-2")]).is_err());
     assert!(env(&[("WORKERS", "100000")]).is_err());
@@ -47,12 +57,22 @@ fn bad_workers_name_the_variable_value_and_forms() {
 
 #[test]
 fn empty_string_means_unset() {
-    assert_eq!(env(&[("WORKERS", ""), ("MAX_KILL_TIMEOUT", "")]).unwrap().policy, env(&[]).unwrap().policy);
+    assert_eq!(
+        env(&[("WORKERS", ""), ("MAX_KILL_TIMEOUT", "")])
+            .unwrap()
+            .policy,
+        env(&[]).unwrap().policy
+    );
 }
 
 #[test]
 fn durations_are_ms_style_and_bounded() {
-    let p = env(&[("MAX_KILL_TIMEOUT", "2 minutes"), ("WORKER_THROTTLE", "0ms")]).unwrap().policy;
+    let p = env(&[
+        ("MAX_KILL_TIMEOUT", "2 minutes"),
+        ("WORKER_THROTTLE", "0ms"),
+    ])
+    .unwrap()
+    .policy;
     assert_eq!(p.kill_timeout, Duration::from_secs(120));
     assert_eq!(p.throttle, Duration::ZERO);
     let e = env(&[("MAX_KILL_TIMEOUT", "soon")]).unwrap_err();
@@ -81,7 +101,14 @@ fn unknown_options_are_refused() {
 
 #[test]
 fn cpu_monitor_failure_is_accepted_as_4x_readme_spelled_it() {
-    assert_eq!(env(&[("CPU_MONITOR_FAILURE", "3")]).unwrap().policy.limits.cpu_failures, 3);
+    assert_eq!(
+        env(&[("CPU_MONITOR_FAILURE", "3")])
+            .unwrap()
+            .policy
+            .limits
+            .cpu_failures,
+        3
+    );
     let both = env(&[("CPU_MONITOR_FAILURES", "4"), ("CPU_MONITOR_FAILURE", "3")]).unwrap();
     assert_eq!(both.policy.limits.cpu_failures, 4);
 }
@@ -96,22 +123,51 @@ fn unix_socket_port_is_recognised() {
 
 #[test]
 fn memory_default_shares_a_smaller_cgroup_limit() {
-    let host = HostFacts { memory_limit: Some(1024 * 1024 * 1024), ..HOST };
+    let host = HostFacts {
+        memory_limit: Some(1024 * 1024 * 1024),
+        ..HOST
+    };
     let c = Config::load(&map(&[("WORKERS", "4")]), &HashMap::new(), &host).unwrap();
     assert_eq!(c.policy.limits.max_memory_bytes, 256 * 1024 * 1024);
     assert_eq!(c.notes.len(), 1);
-    let host32 = HostFacts { pointer_width: 32, ..HOST };
+    let host32 = HostFacts {
+        pointer_width: 32,
+        ..HOST
+    };
     let c32 = Config::load(&HashMap::new(), &HashMap::new(), &host32).unwrap();
     assert_eq!(c32.policy.limits.max_memory_bytes, 450 * 1024 * 1024);
 }
 
 #[test]
 fn new_settings_validate() {
-    assert_eq!(env(&[("MASTER_PROCESS_READY", "message")]).unwrap().policy.ready_on, ReadyOn::Message);
+    assert_eq!(
+        env(&[("MASTER_PROCESS_READY", "message")])
+            .unwrap()
+            .policy
+            .ready_on,
+        ReadyOn::Message
+    );
     assert!(env(&[("MASTER_PROCESS_READY", "soonish")]).is_err());
-    assert!(!env(&[("MASTER_PROCESS_DRAIN", "off")]).unwrap().policy.drain);
+    assert!(
+        !env(&[("MASTER_PROCESS_DRAIN", "off")])
+            .unwrap()
+            .policy
+            .drain
+    );
     assert!(env(&[("MASTER_PROCESS_DRAIN", "maybe")]).is_err());
-    assert_eq!(env(&[("WORKERS", "4"), ("MASTER_PROCESS_RELOAD_BATCH", "9")]).unwrap().policy.reload_batch, 4);
+    assert_eq!(
+        env(&[("WORKERS", "4"), ("MASTER_PROCESS_RELOAD_BATCH", "9")])
+            .unwrap()
+            .policy
+            .reload_batch,
+        4
+    );
     assert!(env(&[("MASTER_PROCESS_RELOAD_BATCH", "0")]).is_err());
-    assert_eq!(env(&[("MASTER_PROCESS_MAX_CRASHES", "0")]).unwrap().policy.max_crashes, 0);
+    assert_eq!(
+        env(&[("MASTER_PROCESS_MAX_CRASHES", "0")])
+            .unwrap()
+            .policy
+            .max_crashes,
+        0
+    );
 }

@@ -36,30 +36,73 @@ pub struct Log {
 /// Events for the JS handle returned by `init()`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Notice {
-    WorkerListening { id: WorkerId, pid: u32, slot: u32, generation: u32 },
-    WorkerExit { id: WorkerId, pid: Option<u32>, slot: u32, code: Option<i32>, signal: Option<String>, expected: bool },
-    ReloadDone { generation: u32 },
-    ReloadFailed { generation: u32, reason: String },
-    WorkerReplaced { slot: u32, old_pid: Option<u32>, new_pid: Option<u32>, reason: String },
-    Stopping { code: i32, reason: String },
+    WorkerListening {
+        id: WorkerId,
+        pid: u32,
+        slot: u32,
+        generation: u32,
+    },
+    WorkerExit {
+        id: WorkerId,
+        pid: Option<u32>,
+        slot: u32,
+        code: Option<i32>,
+        signal: Option<String>,
+        expected: bool,
+    },
+    ReloadDone {
+        generation: u32,
+    },
+    ReloadFailed {
+        generation: u32,
+        reason: String,
+    },
+    WorkerReplaced {
+        slot: u32,
+        old_pid: Option<u32>,
+        new_pid: Option<u32>,
+        reason: String,
+    },
+    Stopping {
+        code: i32,
+        reason: String,
+    },
 }
 
 /// An output of the state machine.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    Fork { id: WorkerId, slot: u32, generation: u32 },
+    Fork {
+        id: WorkerId,
+        slot: u32,
+        generation: u32,
+    },
     /// Ask the worker's drain module to stop taking connections and report when empty.
-    Drain { id: WorkerId },
+    Drain {
+        id: WorkerId,
+    },
     /// One more IPC round trip before signalling, so connections in transit settle.
-    Settle { id: WorkerId },
+    Settle {
+        id: WorkerId,
+    },
     /// Send a JSON string message to the worker (`worker.send`).
-    Send { id: WorkerId, message: String },
-    Kill { pid: u32, signal: KillSignal },
+    Send {
+        id: WorkerId,
+        message: String,
+    },
+    Kill {
+        pid: u32,
+        signal: KillSignal,
+    },
     /// Read CPU and memory of these workers and answer with `Event::Samples`.
-    Sample { targets: Vec<(WorkerId, u32)> },
+    Sample {
+        targets: Vec<(WorkerId, u32)>,
+    },
     ChmodSocket,
     RemoveSocket,
     Log(Log),
     Notify(Notice),
-    Exit { code: i32 },
+    Exit {
+        code: i32,
+    },
 }

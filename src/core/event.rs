@@ -44,18 +44,38 @@ pub enum Event {
     ReloadRequested,
     /// `handle.stop()`, same as SIGTERM.
     StopRequested,
-    Forked { id: WorkerId, pid: u32 },
+    Forked {
+        id: WorkerId,
+        pid: u32,
+    },
     /// A server in the worker listens; `socket` is true when it is the `PORT` unix socket.
-    Listening { id: WorkerId, socket: bool },
-    Message { id: WorkerId, message: WorkerMessage },
+    Listening {
+        id: WorkerId,
+        socket: bool,
+    },
+    Message {
+        id: WorkerId,
+        message: WorkerMessage,
+    },
     /// The worker's drain module stopped listening and has no connection left.
-    Drained { id: WorkerId },
+    Drained {
+        id: WorkerId,
+    },
     /// The worker answered the round trip that follows `Drained`.
-    Settled { id: WorkerId },
-    Exited { id: WorkerId, code: Option<i32>, signal: Option<String> },
+    Settled {
+        id: WorkerId,
+    },
+    Exited {
+        id: WorkerId,
+        code: Option<i32>,
+        signal: Option<String>,
+    },
     Samples(Vec<Sample>),
     /// The fork of `id` was not made: master-process on disk is now `version`.
-    PackageChanged { id: WorkerId, version: String },
+    PackageChanged {
+        id: WorkerId,
+        version: String,
+    },
     /// Nothing but time passed.
     Tick,
 }

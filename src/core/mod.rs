@@ -178,8 +178,15 @@ impl Supervisor {
         };
         let tag = worker.tag();
         self.workers.insert(id, worker);
-        self.debug(Some(tag), format!("forking worker {slot} of generation {generation}"));
-        self.out.push(Command::Fork { id, slot, generation });
+        self.debug(
+            Some(tag),
+            format!("forking worker {slot} of generation {generation}"),
+        );
+        self.out.push(Command::Fork {
+            id,
+            slot,
+            generation,
+        });
         id
     }
 
@@ -190,7 +197,8 @@ impl Supervisor {
         worker.pid = Some(pid);
         worker.started_at = now;
         let tag = worker.tag();
-        let awaiting = matches!(worker.phase, Phase::Retiring(r) if r.stage == RetireStage::AwaitPid);
+        let awaiting =
+            matches!(worker.phase, Phase::Retiring(r) if r.stage == RetireStage::AwaitPid);
         self.debug(Some(tag), format!("worker {} has pid {pid}", tag.slot));
         if awaiting {
             self.begin_drain(id);
@@ -207,7 +215,12 @@ impl Supervisor {
         }
         self.debug(Some(tag), format!("worker {} is listening", tag.slot));
         if let Some(pid) = tag.pid {
-            let notice = Notice::WorkerListening { id, pid, slot: tag.slot, generation };
+            let notice = Notice::WorkerListening {
+                id,
+                pid,
+                slot: tag.slot,
+                generation,
+            };
             self.out.push(Command::Notify(notice));
         }
         if self.policy.ready_on == ReadyOn::Listening {
@@ -258,7 +271,10 @@ impl Supervisor {
             (Some(code), None) => format!("code {code}"),
             (None, None) => "no code".to_string(),
         };
-        self.debug(Some(worker.tag()), format!("worker {} exited with {how}", worker.slot));
+        self.debug(
+            Some(worker.tag()),
+            format!("worker {} exited with {how}", worker.slot),
+        );
         let notice = Notice::WorkerExit {
             id,
             pid: worker.pid,
@@ -280,7 +296,10 @@ impl Supervisor {
             self.slots[worker.slot as usize].forget(id);
         }
         let reason = format!("master-process on disk changed to version {version}");
-        self.error(None, format!("{reason}; stopping so the service manager restarts it"));
+        self.error(
+            None,
+            format!("{reason}; stopping so the service manager restarts it"),
+        );
         self.request_stop(now, EXIT_PACKAGE_CHANGED, reason);
     }
 
@@ -289,11 +308,19 @@ impl Supervisor {
     }
 
     fn debug(&mut self, worker: Option<WorkerTag>, text: String) {
-        self.out.push(Command::Log(Log { level: Level::Debug, worker, text }));
+        self.out.push(Command::Log(Log {
+            level: Level::Debug,
+            worker,
+            text,
+        }));
     }
 
     fn error(&mut self, worker: Option<WorkerTag>, text: String) {
-        self.out.push(Command::Log(Log { level: Level::Error, worker, text }));
+        self.out.push(Command::Log(Log {
+            level: Level::Error,
+            worker,
+            text,
+        }));
     }
 }
 

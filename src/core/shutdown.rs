@@ -13,7 +13,8 @@ impl Supervisor {
         }
         self.stopping = Some(code);
         self.debug(None, format!("stopping ({reason}): retiring every worker"));
-        self.out.push(Command::Notify(Notice::Stopping { code, reason }));
+        self.out
+            .push(Command::Notify(Notice::Stopping { code, reason }));
         self.reload = None;
         self.reload_queued = false;
         for slot in &mut self.slots {

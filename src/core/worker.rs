@@ -67,7 +67,11 @@ pub struct Worker {
 
 impl Worker {
     pub fn tag(&self) -> WorkerTag {
-        WorkerTag { id: self.id, pid: self.pid, slot: self.slot }
+        WorkerTag {
+            id: self.id,
+            pid: self.pid,
+            slot: self.slot,
+        }
     }
 
     pub fn is_retiring(&self) -> bool {

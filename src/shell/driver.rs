@@ -73,7 +73,9 @@ impl Driver {
     fn run_command(&mut self, command: Command) -> Option<Event> {
         match command {
             Command::Kill { pid, signal } => signal_worker(pid, signal),
-            Command::Sample { targets } => return Some(Event::Samples(self.sampler.sample(&targets))),
+            Command::Sample { targets } => {
+                return Some(Event::Samples(self.sampler.sample(&targets)))
+            }
             Command::ChmodSocket => self.on_socket("chmod 664", socket::chmod),
             Command::RemoveSocket => self.on_socket("remove", socket::remove),
             Command::Log(log) => write_log(log),
@@ -87,7 +89,9 @@ impl Driver {
     }
 
     fn on_socket(&self, what: &str, action: fn(&std::path::Path) -> std::io::Result<()>) {
-        let Some(path) = self.socket.as_deref() else { return };
+        let Some(path) = self.socket.as_deref() else {
+            return;
+        };
         match action(path) {
             Ok(()) => tracing::debug!("{what} {}", path.display()),
             Err(e) => tracing::error!("could not {what} {}: {e}", path.display()),

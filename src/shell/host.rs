@@ -8,8 +8,12 @@ use crate::config::HostFacts;
 /// Read the host facts config needs (affinity, cgroup v2 `cpu.max` and `memory.max`).
 pub fn read_host() -> HostFacts {
     let cgroup = cgroup_dir();
-    let quota = cgroup.as_ref().and_then(|d| fs::read_to_string(d.join("cpu.max")).ok());
-    let memory = cgroup.as_ref().and_then(|d| fs::read_to_string(d.join("memory.max")).ok());
+    let quota = cgroup
+        .as_ref()
+        .and_then(|d| fs::read_to_string(d.join("cpu.max")).ok());
+    let memory = cgroup
+        .as_ref()
+        .and_then(|d| fs::read_to_string(d.join("memory.max")).ok());
     let cpus = match quota.as_deref().and_then(parse_cpu_max) {
         Some(q) => affinity_cpus().min(q),
         None => affinity_cpus(),
@@ -26,7 +30,9 @@ fn affinity_cpus() -> u32 {
     use nix::sched::{sched_getaffinity, CpuSet};
     use nix::unistd::Pid;
     match sched_getaffinity(Pid::from_raw(0)) {
-        Ok(set) => (0..CpuSet::count()).filter(|&i| set.is_set(i).unwrap_or(false)).count() as u32,
+        Ok(set) => (0..CpuSet::count())
+            .filter(|&i| set.is_set(i).unwrap_or(false))
+            .count() as u32,
         Err(_) => fallback_cpus(),
     }
 }

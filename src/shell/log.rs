@@ -21,7 +21,10 @@ pub fn debug_enabled(debug: &str, namespace: &str) -> bool {
     let sub = format!("{namespace}:");
     let hit = |p: &str| glob(p, namespace) || glob(p, &sub);
     let mut on = false;
-    for pattern in debug.split([',', ' ', '\t', '\n']).filter(|p| !p.is_empty()) {
+    for pattern in debug
+        .split([',', ' ', '\t', '\n'])
+        .filter(|p| !p.is_empty())
+    {
         match pattern.strip_prefix('-') {
             Some(skip) if hit(skip) => return false,
             Some(_) => {}
@@ -75,7 +78,10 @@ pub struct DebugLayer {
 
 impl DebugLayer {
     pub fn new(style: Style) -> Self {
-        DebugLayer { style, last: Mutex::new(None) }
+        DebugLayer {
+            style,
+            last: Mutex::new(None),
+        }
     }
 
     fn line(&self, message: &str) -> String {
@@ -98,7 +104,12 @@ impl DebugLayer {
 }
 
 impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for DebugLayer {
-    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &tracing::span::Id, ctx: Context<'_, S>) {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
         let mut fields = Fields::default();
         attrs.record(&mut fields);
         if let Some(span) = ctx.span(id) {
@@ -171,14 +182,21 @@ pub fn humanize(ms: u128) -> String {
 
 /// The current UTC time as `Date.prototype.toISOString()` writes it.
 pub fn iso_now() -> String {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     iso(since.as_millis() as i64)
 }
 
 fn iso(ms: i64) -> String {
     let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
     let (y, m, d) = civil_from_days(days);
-    let (h, min, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
+    let (h, min, s, milli) = (
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000,
+    );
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
 }
 

@@ -53,7 +53,11 @@ impl Shell {
             .spawn(move || driver.run(rx))
             .map_err(Error::Thread)?;
         let _ = tx.send(Event::Start);
-        Ok(Shell { tx, signals, _driver: thread })
+        Ok(Shell {
+            tx,
+            signals,
+            _driver: thread,
+        })
     }
 
     /// Pass an event to the driver (a closed driver means the master is exiting: ignored).

@@ -13,7 +13,10 @@ pub struct PackageWatch {
 impl PackageWatch {
     /// Remember the version in `path` now.
     pub fn new(path: &Path) -> Self {
-        PackageWatch { path: path.to_path_buf(), version: read_version(path) }
+        PackageWatch {
+            path: path.to_path_buf(),
+            version: read_version(path),
+        }
     }
 
     /// The new version when it differs from the one at start (an unreadable file is no change).

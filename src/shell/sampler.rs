@@ -11,13 +11,18 @@ pub struct Sampler {
 
 impl Sampler {
     pub fn new() -> Self {
-        Sampler { system: System::new().ok() }
+        Sampler {
+            system: System::new().ok(),
+        }
     }
 
     /// One reading per target; `None` for a pid that cannot be read.
     pub fn sample(&mut self, targets: &[(WorkerId, u32)]) -> Vec<Sample> {
         let Some(system) = self.system.as_mut() else {
-            return targets.iter().map(|&(id, _)| Sample { id, reading: None }).collect();
+            return targets
+                .iter()
+                .map(|&(id, _)| Sample { id, reading: None })
+                .collect();
         };
         let pids: Vec<Pid> = targets.iter().map(|&(_, pid)| Pid::from_u32(pid)).collect();
         let kind = ProcessRefreshKind::nothing().with_cpu().with_memory();

@@ -14,8 +14,12 @@ use signal_hook::iterator::{Handle, Signals};
 use crate::core::{Event, Signal};
 
 /// The handled signals, by name and number.
-pub const HANDLED: [(&str, i32); 4] =
-    [("SIGHUP", SIGHUP), ("SIGTERM", SIGTERM), ("SIGINT", SIGINT), ("SIGUSR2", SIGUSR2)];
+pub const HANDLED: [(&str, i32); 4] = [
+    ("SIGHUP", SIGHUP),
+    ("SIGTERM", SIGTERM),
+    ("SIGINT", SIGINT),
+    ("SIGUSR2", SIGUSR2),
+];
 
 /// The signal thread and the handlers it installed.
 pub struct SignalThread {
@@ -28,19 +32,28 @@ impl SignalThread {
     /// Register the signals and forward each delivery to the driver as an event.
     pub fn spawn(tx: Sender<Event>) -> std::io::Result<SignalThread> {
         let mut signals = Signals::new(HANDLED.iter().map(|(_, n)| *n))?;
-        let saved = HANDLED.iter().filter_map(|(_, n)| Some((*n, current(*n)?))).collect();
+        let saved = HANDLED
+            .iter()
+            .filter_map(|(_, n)| Some((*n, current(*n)?)))
+            .collect();
         let handle = signals.handle();
         let thread = std::thread::Builder::new()
             .name("master-process-signals".into())
             .spawn(move || {
                 for number in signals.forever() {
-                    let Some(signal) = to_core(number) else { continue };
+                    let Some(signal) = to_core(number) else {
+                        continue;
+                    };
                     if tx.send(Event::Signal(signal)).is_err() {
                         break;
                     }
                 }
             })?;
-        Ok(SignalThread { handle, thread: Some(thread), saved })
+        Ok(SignalThread {
+            handle,
+            thread: Some(thread),
+            saved,
+        })
     }
 
     /// Put our handler for `number` back if something replaced it. True if it did.
@@ -67,7 +80,10 @@ impl Drop for SignalThread {
 
 /// The signal number for a name such as `SIGHUP`.
 pub fn number(name: &str) -> Option<i32> {
-    HANDLED.iter().find(|(n, _)| *n == name).map(|(_, number)| *number)
+    HANDLED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, number)| *number)
 }
 
 fn to_core(number: i32) -> Option<Signal> {

@@ -16,7 +16,10 @@ pub struct SocketError {
 }
 
 fn refuse(path: &Path, problem: impl Into<String>) -> SocketError {
-    SocketError { path: path.to_path_buf(), problem: problem.into() }
+    SocketError {
+        path: path.to_path_buf(),
+        problem: problem.into(),
+    }
 }
 
 /// Clear the way for the first worker to bind `path`. Returns what was removed, if anything.
@@ -97,14 +100,23 @@ mod tests {
         let dir = temp("keep");
         let file = dir.join("data");
         fs::write(&file, "precious").unwrap();
-        assert!(prepare(&file).unwrap_err().to_string().contains("non-empty regular file"));
+        assert!(prepare(&file)
+            .unwrap_err()
+            .to_string()
+            .contains("non-empty regular file"));
         assert!(prepare(&dir).unwrap_err().to_string().contains("directory"));
         let link = dir.join("link");
         std::os::unix::fs::symlink(&file, &link).unwrap();
-        assert!(prepare(&link).unwrap_err().to_string().contains("symbolic link"));
+        assert!(prepare(&link)
+            .unwrap_err()
+            .to_string()
+            .contains("symbolic link"));
         let live = dir.join("live.sock");
         let _listener = UnixListener::bind(&live).unwrap();
-        assert!(prepare(&live).unwrap_err().to_string().contains("listening"));
+        assert!(prepare(&live)
+            .unwrap_err()
+            .to_string()
+            .contains("listening"));
         assert_eq!(fs::read_to_string(&file).unwrap(), "precious");
         assert!(link.exists() && live.exists());
         fs::remove_dir_all(dir).unwrap();

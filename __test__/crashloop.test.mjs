@@ -13,7 +13,7 @@ test('a worker that keeps crashing at start backs off, then the master gives up 
       DEBUG: 'master-process',
     },
   });
-  const { code } = await master.exit;
+  const { code } = await master.closed;
   assert.equal(code, 70);
   const delays = master.stderrLines
     .map((l) => Number(/restarting worker 0 in (\d+) ms/.exec(l)?.[1]))
@@ -32,7 +32,7 @@ test('the give-up line is printed without DEBUG, and no worker is left behind', 
       MASTER_PROCESS_MAX_CRASHES: '3',
     },
   });
-  const { code } = await master.exit;
+  const { code } = await master.closed;
   assert.equal(code, 70);
   assert.deepEqual(
     master.stderrLines.filter((l) => l.startsWith('master-process:')),

@@ -57,6 +57,10 @@ class MasterProcess {
     this.exit = new Promise((resolve) => {
       child.on('exit', (code, signal) => resolve({ code, signal }));
     });
+    /** Like `exit`, but also after all output was read (workers share the pipes: they must be gone too). */
+    this.closed = new Promise((resolve) => {
+      child.on('close', (code, signal) => resolve({ code, signal }));
+    });
     this.#read(child.stdout, this.lines);
     this.#read(child.stderr, this.stderrLines);
   }

@@ -12,9 +12,6 @@ mod shutdown;
 mod slot;
 mod worker;
 
-#[cfg(test)]
-mod tests;
-
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -24,7 +21,7 @@ pub use policy::{Limits, Policy, ReadyOn};
 pub use worker::{Phase, Purpose, RetireStage, Worker};
 
 use reload::Reload;
-use slot::Slot;
+pub use slot::Slot;
 
 /// Exit code when the master gives up on a worker that keeps crashing at start.
 pub const EXIT_CRASH_LOOP: i32 = 70;
@@ -103,6 +100,26 @@ impl Supervisor {
     /// The workers alive or starting, by id.
     pub fn workers(&self) -> impl Iterator<Item = &Worker> {
         self.workers.values()
+    }
+
+    /// The settings it decides with.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The `WORKER_INDEX` positions, by index.
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+
+    /// Whether `Event::Start` has been handled.
+    pub fn has_started(&self) -> bool {
+        self.started
+    }
+
+    /// Whether a stop is under way (or done).
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.is_some()
     }
 
     /// Whether the supervisor has asked the master to exit.

@@ -1,7 +1,7 @@
 //! Retiring one worker: drain, settle, SIGTERM, and SIGKILL at the kill timeout.
 
 use super::harness::*;
-use crate::core::{Command, Event, Notice, Phase, Policy, RetireStage, Signal};
+use master_process::core::{Command, Event, Notice, Phase, Policy, RetireStage, Signal};
 
 /// A one-slot master whose worker 1 is retired by a reload at `at`; worker 2 serves.
 fn reloaded_at(policy: Policy, at: std::time::Duration) -> Harness {

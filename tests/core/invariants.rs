@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::harness::*;
-use crate::core::{
+use master_process::core::{
     Command, Event, Limits, Phase, Policy, ReadyOn, RetireStage, Sample, Signal, WorkerMessage,
 };
 
@@ -146,7 +146,7 @@ fn check(h: &Harness, before: &BTreeSet<u32>, out: &[Command], seed: u64) {
     for command in out {
         match command {
             Command::Fork { id, slot, .. } => {
-                assert!(*slot < sup.policy.workers, "seed {seed}: {command:?}");
+                assert!(*slot < sup.policy().workers, "seed {seed}: {command:?}");
                 assert!(!before.contains(id), "seed {seed}: id reused {command:?}");
             }
             Command::Drain { id } | Command::Settle { id } => {
@@ -164,10 +164,10 @@ fn check(h: &Harness, before: &BTreeSet<u32>, out: &[Command], seed: u64) {
             _ => {}
         }
     }
-    if sup.stopping.is_some() || !sup.started {
+    if sup.is_stopping() || !sup.has_started() {
         return;
     }
-    for (index, slot) in sup.slots.iter().enumerate() {
+    for (index, slot) in sup.slots().iter().enumerate() {
         let index = index as u32;
         let fresh: Vec<_> = sup
             .workers()

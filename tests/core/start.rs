@@ -1,7 +1,7 @@
 //! Starting: nothing before `Event::Start`, then one fork per slot, generation 0.
 
 use super::harness::*;
-use crate::core::{Command, Event, Level, Log, Policy, Signal, Supervisor, WorkerTag};
+use master_process::core::{Command, Event, Level, Log, Policy, Signal, Supervisor, WorkerTag};
 
 #[test]
 fn nothing_happens_before_start() {

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::core::{
+use master_process::core::{
     Command, Event, KillSignal, Level, Notice, Policy, Reading, Sample, Signal, Supervisor, Worker,
     WorkerId, WorkerMessage,
 };

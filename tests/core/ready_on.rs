@@ -1,7 +1,7 @@
 //! When a new worker counts as ready: its first `listening` (4.x) or its `ready` message.
 
 use super::harness::*;
-use crate::core::{Event, Policy, ReadyOn, WorkerMessage};
+use master_process::core::{Event, Policy, ReadyOn, WorkerMessage};
 
 fn by_message(workers: u32) -> Policy {
     Policy {

@@ -1,7 +1,7 @@
 //! Crashes: restart throttle, exponential back-off, and the crash-loop breaker.
 
 use super::harness::*;
-use crate::core::{Command, Event, Level, Log, Policy, WorkerTag, EXIT_CRASH_LOOP};
+use master_process::core::{Command, Event, Level, Log, Policy, WorkerTag, EXIT_CRASH_LOOP};
 
 #[test]
 fn a_short_lived_worker_is_restarted_when_the_throttle_has_passed_since_its_start() {
@@ -240,7 +240,7 @@ fn a_crash_loop_gives_up_with_exit_70_once_the_workers_are_gone() {
     assert!(h.sup.has_exited());
     assert_eq!(h.sup.poll_timeout(), None);
     assert_eq!(
-        h.handle_raw(Event::Signal(crate::core::Signal::Hup)),
+        h.handle_raw(Event::Signal(master_process::core::Signal::Hup)),
         NOTHING
     );
     assert_eq!(h.handle_raw(Event::Start), NOTHING);

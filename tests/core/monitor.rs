@@ -4,7 +4,9 @@
 use serde_json::{json, Value};
 
 use super::harness::*;
-use crate::core::{Command, Event, Limits, Notice, Policy, Signal, WorkerId, WorkerMessage};
+use master_process::core::{
+    Command, Event, Limits, Notice, Policy, Signal, WorkerId, WorkerMessage,
+};
 
 /// Limits: 100 MiB x 3 samples, 90 % CPU x 3 samples, a round every 2 s after 10 s.
 fn monitored(workers: u32) -> Policy {

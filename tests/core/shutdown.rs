@@ -1,7 +1,7 @@
 //! Stopping: every worker retired, SIGKILL at the kill timeout, socket removed, exit code.
 
 use super::harness::*;
-use crate::core::{Command, Event, Policy, Signal, EXIT_PACKAGE_CHANGED};
+use master_process::core::{Command, Event, Policy, Signal, EXIT_PACKAGE_CHANGED};
 
 #[test]
 fn a_worker_ignoring_sigterm_gets_sigkill_exactly_at_the_kill_timeout() {

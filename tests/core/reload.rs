@@ -2,7 +2,7 @@
 //! ready, coalescing, rolling batches, crashes during a reload and transactional rollback.
 
 use super::harness::*;
-use crate::core::{Event, Policy, Signal, Worker};
+use master_process::core::{Event, Policy, Signal, Worker};
 
 fn starting(h: &Harness) -> Vec<u32> {
     let fresh = |w: &&Worker| !w.is_ready() && !w.is_retiring();

@@ -2,7 +2,7 @@
 //! debug line.
 
 use super::harness::*;
-use crate::core::{Command, Event, Level, Log, Policy, WorkerMessage};
+use master_process::core::{Command, Event, Level, Log, Policy, WorkerMessage};
 
 /// The state of the supervisor, as text, to compare before and after an event.
 fn snapshot(h: &Harness) -> String {

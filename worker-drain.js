@@ -21,10 +21,6 @@ const responses = new Set(); // responses whose request has started and not fini
 let draining = false;
 let reported = false;
 
-function isHttp(server) {
-  return server instanceof http.Server || server instanceof https.Server;
-}
-
 function stopListening(server) {
   servers.set(server, 'closed');
   netClose.call(server);
@@ -50,7 +46,9 @@ function track(server) {
     servers.set(server, 'closed');
     check();
   });
-  if (isHttp(server)) server.on('connection', onConnection);
+  // The request channel names the socket HTTP reads from: the TLS socket for https.
+  if (server instanceof https.Server) server.on('secureConnection', onConnection);
+  else if (server instanceof http.Server) server.on('connection', onConnection);
 }
 
 function onConnection(socket) {

@@ -3,13 +3,15 @@
 // stock autocannon it never retries silently: a request lost on a closed keep-alive socket
 // is a failure. Built on Node's own http.Agent, so `Connection: close` is honoured.
 import http from 'node:http';
+import https from 'node:https';
 
 /**
  * Run `connections` loops of back-to-back GETs against `target` (a TCP port on 127.0.0.1
- * or a unix socket path) until `stop()` is called. Returns { stop, stats }.
+ * or a unix socket path; `tls` for https) until `stop()` is called. Returns { stop, stats }.
  */
-export function startLoad(target, { connections = 32, path = '/', timeoutMs = 10000 } = {}) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+export function startLoad(target, { connections = 32, path = '/', timeoutMs = 10000, tls = false } = {}) {
+  const client = tls ? https : http;
+  const agent = new client.Agent({ keepAlive: true, maxSockets: connections, rejectUnauthorized: false });
   const where = typeof target === 'string' ? { socketPath: target } : { host: '127.0.0.1', port: target };
   const stats = { sent: 0, ok: 0, failed: 0, pending: 0, errors: {}, statuses: {}, latencies: [] };
   let running = true;
@@ -34,7 +36,7 @@ export function startLoad(target, { connections = 32, path = '/', timeoutMs = 10
         waiters = waiters.filter((w) => !w());
         resolve();
       };
-      const req = http.get({ ...where, path, agent }, (res) => {
+      const req = client.get({ ...where, path, agent }, (res) => {
         res.resume();
         res.on('end', () =>
           settle(() => {

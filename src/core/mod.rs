@@ -72,6 +72,8 @@ impl Supervisor {
         if !self.exited {
             self.on_event(now, event);
             self.on_timers(now);
+            self.run_queued_reload(now);
+            self.check_stopped();
         }
         std::mem::take(&mut self.out)
     }
@@ -304,8 +306,6 @@ impl Supervisor {
         if !expected {
             self.on_unexpected_exit(now, &worker, how);
         }
-        self.run_queued_reload(now);
-        self.check_stopped();
     }
 
     fn on_package_changed(&mut self, now: Instant, id: WorkerId, version: String) {
@@ -346,7 +346,8 @@ fn worker_deadlines(worker: &Worker) -> impl Iterator<Item = Instant> {
     let (term, kill) = match worker.phase {
         Phase::Retiring(r) => {
             let term = matches!(r.stage, RetireStage::Draining | RetireStage::Settling);
-            let kill = r.stage != RetireStage::Killed && worker.pid.is_some();
+            // Without a pid the kill deadline is when the never-forked worker is given up.
+            let kill = r.stage != RetireStage::Killed;
             (term.then_some(r.term_at), kill.then_some(r.kill_at))
         }
         _ => (None, None),

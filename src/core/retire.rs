@@ -66,6 +66,7 @@ impl Supervisor {
     }
 
     pub(super) fn retire_deadlines(&mut self, now: Instant) {
+        self.give_up_unforked(now);
         let due: Vec<(WorkerId, RetireStage, bool)> = self
             .workers
             .values()
@@ -87,6 +88,27 @@ impl Supervisor {
             } else {
                 self.debug(self.tag(id), "drain did not finish in time".into());
                 self.terminate(id);
+            }
+        }
+    }
+
+    /// A worker retired before its fork was confirmed, and still unconfirmed at the kill
+    /// deadline, never existed as far as anyone can tell: forget it rather than wait forever.
+    fn give_up_unforked(&mut self, now: Instant) {
+        let lost: Vec<WorkerId> = self
+            .workers
+            .values()
+            .filter(|w| w.pid.is_none())
+            .filter(|w| matches!(w.phase, Phase::Retiring(r) if now >= r.kill_at))
+            .map(|w| w.id)
+            .collect();
+        for id in lost {
+            if let Some(worker) = self.workers.remove(&id) {
+                self.slots[worker.slot as usize].forget(id);
+                self.error(
+                    Some(worker.tag()),
+                    format!("worker {} never started; forgotten", worker.slot),
+                );
             }
         }
     }

@@ -462,3 +462,17 @@ fn no_sampling_while_stopping() {
     assert_eq!(h.deadline(), Some(secs(14)));
     assert_eq!(h.samples(&[(1, None)]), NOTHING);
 }
+
+#[test]
+fn a_reload_queued_behind_a_replacement_runs_when_the_old_worker_died_first() {
+    let mut h = Harness::new(monitored(1));
+    h.start_all_ready();
+    first_round(&mut h);
+    assert_eq!(h.samples(&[(1, None)]), [fork(2, 0, 0)]);
+    h.forked(2);
+    assert_eq!(h.hup(), NOTHING);
+    assert_eq!(h.exited(1, 1), [exit(1, 0, Some(1), None, false)]);
+    let out = h.listening(2);
+    assert_eq!(sent(&out[1], 2)["msg"], "replace_faulty_worker");
+    assert_eq!(out.last(), Some(&fork(3, 0, 1)), "{out:?}");
+}

@@ -129,8 +129,8 @@ fn retired_before_its_pid_is_known_then_forked() {
     assert_eq!(h.hup(), [fork(2, 0, 1)]);
     assert_eq!(h.ready(2), [listening(2, 0, 1), reload_done(1)]);
     assert_eq!(stage(&h, 1), Some(RetireStage::AwaitPid));
-    // No pid: nothing to signal, so no deadline for it.
-    assert_eq!(h.deadline(), Some(secs(3600)));
+    // No pid: nothing to signal; its kill deadline is when it would be given up.
+    assert_eq!(h.deadline(), Some(secs(5)));
     h.advance(secs(1));
     assert_eq!(h.forked(1), [drain(1)]);
     assert_eq!(stage(&h, 1), Some(RetireStage::Draining));

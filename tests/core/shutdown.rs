@@ -180,8 +180,8 @@ fn a_worker_without_pid_at_stop_is_retired_when_its_pid_arrives() {
     let mut h = Harness::new(policy(1));
     h.start();
     assert_eq!(h.signal(Signal::Term), [stopping(0, "SIGTERM")]);
-    // No pid: nothing to signal, no deadline.
-    assert_eq!(h.sup.poll_timeout(), None);
+    // No pid: nothing to signal; only the deadline to give it up.
+    assert_eq!(h.deadline(), Some(secs(5)));
     h.advance(secs(1));
     assert_eq!(h.forked(1), [drain(1)]);
     // The kill timeout counts from the stop, not from the fork.
@@ -256,4 +256,15 @@ fn after_exit_nothing_is_done() {
         assert_eq!(h.handle_raw(event), NOTHING);
     }
     assert_eq!(h.sup.poll_timeout(), None);
+}
+
+#[test]
+fn a_worker_that_never_reports_its_fork_does_not_hold_the_stop_forever() {
+    let mut h = Harness::new(policy(1));
+    h.start();
+    assert_eq!(h.signal(Signal::Term), [stopping(0, "SIGTERM")]);
+    let out = h.fire_raw();
+    assert_eq!(h.elapsed(), secs(5));
+    assert_eq!(errors(&out), ["worker 0 never started; forgotten"]);
+    assert_eq!(without_logs(out), [Command::Exit { code: 0 }]);
 }

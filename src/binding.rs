@@ -65,7 +65,10 @@ impl Master {
     /// Throws `ERR_INVALID_CONFIG` naming the setting, the value and the accepted forms.
     #[napi(constructor)]
     pub fn new(options: HashMap<String, String>, package_json: String) -> Result<Self> {
-        let env: HashMap<String, String> = std::env::vars().collect();
+        // vars() would panic (and abort Node) on a non-UTF-8 variable: skip those.
+        let env: HashMap<String, String> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
         let config = Config::load(&env, &options, &host::read_host()).map_err(Error::from)?;
         Ok(Master {
             config,

@@ -74,27 +74,41 @@ impl Driver {
         match command {
             Command::Kill { pid, signal } => signal_worker(pid, signal),
             Command::Sample { targets } => {
-                return Some(Event::Samples(self.sampler.sample(&targets)))
+                return self.sampler.sample(&targets).map(Event::Samples)
             }
-            Command::ChmodSocket => self.on_socket("chmod 664", socket::chmod),
-            Command::RemoveSocket => self.on_socket("remove", socket::remove),
+            Command::ChmodSocket => self.chmod_socket(),
+            Command::RemoveSocket => self.remove_socket(),
             Command::Log(log) => write_log(log),
-            Command::Fork { id, .. } if self.package.changed().is_some() => {
-                let version = self.package.changed().unwrap_or_default();
-                return Some(Event::PackageChanged { id, version });
+            Command::Fork { id, .. } => {
+                if let Some(version) = self.package.changed() {
+                    return Some(Event::PackageChanged { id, version });
+                }
+                self.outbox.send(command);
             }
             other => self.outbox.send(other),
         }
         None
     }
 
-    fn on_socket(&self, what: &str, action: fn(&std::path::Path) -> std::io::Result<()>) {
+    fn chmod_socket(&self) {
         let Some(path) = self.socket.as_deref() else {
             return;
         };
-        match action(path) {
-            Ok(()) => tracing::debug!("{what} {}", path.display()),
-            Err(e) => tracing::error!("could not {what} {}: {e}", path.display()),
+        match socket::chmod(path) {
+            Ok(true) => tracing::debug!("chmod 664 {}", path.display()),
+            Ok(false) => tracing::debug!("{} is not a socket: not changed", path.display()),
+            Err(e) => tracing::error!("could not chmod 664 {}: {e}", path.display()),
+        }
+    }
+
+    fn remove_socket(&self) {
+        let Some(path) = self.socket.as_deref() else {
+            return;
+        };
+        match socket::remove(path) {
+            Ok(true) => tracing::debug!("removed {}", path.display()),
+            Ok(false) => tracing::debug!("{} is gone or in use: left alone", path.display()),
+            Err(e) => tracing::error!("could not remove {}: {e}", path.display()),
         }
     }
 }

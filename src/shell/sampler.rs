@@ -6,23 +6,30 @@ use crate::core::{Reading, Sample, WorkerId};
 
 /// Refreshes only the pids it is asked about.
 pub struct Sampler {
-    system: Option<System>,
+    system: Result<System, String>,
+    said: bool,
 }
 
 impl Sampler {
     pub fn new() -> Self {
+        let system = System::new().map_err(|e| e.to_string());
         Sampler {
-            system: System::new().ok(),
+            system,
+            said: false,
         }
     }
 
-    /// One reading per target; `None` for a pid that cannot be read.
-    pub fn sample(&mut self, targets: &[(WorkerId, u32)]) -> Vec<Sample> {
-        let Some(system) = self.system.as_mut() else {
-            return targets
-                .iter()
-                .map(|&(id, _)| Sample { id, reading: None })
-                .collect();
+    /// One reading per target (`None` for a pid that cannot be read), or nothing at all
+    /// when this machine cannot be sampled: then monitoring is off, said once in the log.
+    pub fn sample(&mut self, targets: &[(WorkerId, u32)]) -> Option<Vec<Sample>> {
+        let system = match self.system.as_mut() {
+            Ok(system) => system,
+            Err(e) => {
+                if !std::mem::replace(&mut self.said, true) {
+                    tracing::error!("cannot read process statistics here ({e}): monitoring is off");
+                }
+                return None;
+            }
         };
         let pids: Vec<Pid> = targets.iter().map(|&(_, pid)| Pid::from_u32(pid)).collect();
         let kind = ProcessRefreshKind::nothing().with_cpu().with_memory();
@@ -36,7 +43,8 @@ impl Sampler {
                 });
                 Sample { id, reading }
             })
-            .collect()
+            .collect::<Vec<_>>()
+            .into()
     }
 }
 

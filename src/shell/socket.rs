@@ -31,8 +31,15 @@ pub fn prepare(path: &Path) -> Result<Option<&'static str>, SocketError> {
     };
     let kind = meta.file_type();
     let what = if kind.is_socket() {
-        if UnixStream::connect(path).is_ok() {
-            return Err(refuse(path, "is a socket another process is listening on"));
+        match UnixStream::connect(path) {
+            Ok(_) => return Err(refuse(path, "is a socket another process is listening on")),
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => {}
+            Err(e) => {
+                return Err(refuse(
+                    path,
+                    format!("is a socket that may be in use ({e})"),
+                ))
+            }
         }
         "stale socket"
     } else if kind.is_file() && meta.len() == 0 {
@@ -50,24 +57,31 @@ pub fn prepare(path: &Path) -> Result<Option<&'static str>, SocketError> {
     Ok(Some(what))
 }
 
-/// Make the bound socket group-writable (`664`), as 4.x did.
-pub fn chmod(path: &Path) -> std::io::Result<()> {
-    if is_socket(path) {
-        fs::set_permissions(path, fs::Permissions::from_mode(0o664))?;
+/// Make the bound socket group-writable (`664`), as 4.x did. False if it is not a socket.
+pub fn chmod(path: &Path) -> std::io::Result<bool> {
+    if !is_socket(path) {
+        return Ok(false);
     }
-    Ok(())
+    fs::set_permissions(path, fs::Permissions::from_mode(0o664))?;
+    Ok(true)
 }
 
-/// Remove the socket on exit (only if it still is one).
-pub fn remove(path: &Path) -> std::io::Result<()> {
-    if is_socket(path) {
-        fs::remove_file(path)?;
+/// Remove the socket on exit, only if nobody listens on it: another master may have
+/// bound the path since ours let it go. Returns whether it removed it.
+pub fn remove(path: &Path) -> std::io::Result<bool> {
+    if !is_socket(path) || !refuses_connections(path) {
+        return Ok(false);
     }
-    Ok(())
+    fs::remove_file(path)?;
+    Ok(true)
 }
 
 fn is_socket(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket())
+}
+
+fn refuses_connections(path: &Path) -> bool {
+    matches!(UnixStream::connect(path), Err(e) if e.kind() == ErrorKind::ConnectionRefused)
 }
 
 #[cfg(test)]
@@ -92,6 +106,24 @@ mod tests {
         fs::write(&sock, "").unwrap();
         assert_eq!(prepare(&sock).unwrap(), Some("empty file"));
         assert_eq!(prepare(&sock).unwrap(), None);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn removes_at_exit_only_a_socket_nobody_listens_on() {
+        let dir = temp("exit");
+        let sock = dir.join("a.sock");
+        let listener = UnixListener::bind(&sock).unwrap();
+        assert!(chmod(&sock).unwrap());
+        assert_eq!(
+            fs::metadata(&sock).unwrap().permissions().mode() & 0o777,
+            0o664
+        );
+        assert!(!remove(&sock).unwrap(), "someone listens: kept");
+        drop(listener);
+        assert!(remove(&sock).unwrap());
+        assert!(!sock.exists());
+        assert!(!chmod(&sock).unwrap());
         fs::remove_dir_all(dir).unwrap();
     }
 

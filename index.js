@@ -3,6 +3,7 @@
 // this file pins signals, forwards cluster events, and runs the commands it is handed.
 
 const cluster = require('node:cluster');
+const fs = require('node:fs');
 const path = require('node:path');
 const { EventEmitter } = require('node:events');
 const protocol = require('./lib/protocol.js');
@@ -47,6 +48,22 @@ function watchSignals(master) {
       master.rearm(name);
     }
   });
+}
+
+/**
+ * The directory to fork in: $PWD when it names the current directory (so a `current`
+ * symlink that a deploy moved is followed at the next fork), else the resolved cwd.
+ */
+function startDirectory() {
+  const cwd = process.cwd();
+  const pwd = process.env.PWD;
+  try {
+    const [a, b] = [fs.statSync(pwd), fs.statSync(cwd)];
+    if (a.dev === b.dev && a.ino === b.ino) return pwd;
+  } catch {
+    // no usable $PWD
+  }
+  return cwd;
 }
 
 function loadMaster(options) {
@@ -115,11 +132,15 @@ function glue(master, startCwd) {
     if (typeof message === 'string') master.message(idOf(worker), message);
     else if (message && typeof message.msg === 'string') master.message(idOf(worker), message.msg);
   });
-  cluster.on('exit', (worker, code, signal) => {
-    if (idOf(worker) === undefined) return;
-    workers.delete(idOf(worker));
-    master.exited(idOf(worker), code ?? null, signal ?? null);
-  });
+  /** Tell the core a worker is gone, once: a failed spawn may emit 'error' and 'exit'. */
+  function gone(worker, code, signal) {
+    const info = worker[ID];
+    if (info === undefined || info.gone) return;
+    info.gone = true;
+    workers.delete(info.id);
+    master.exited(info.id, code ?? null, signal ?? null);
+  }
+  cluster.on('exit', (worker, code, signal) => gone(worker, code, signal));
 
   function fork(command) {
     try {
@@ -142,6 +163,7 @@ function glue(master, startCwd) {
       else if (message?.cmd === protocol.SETTLED) master.settled(command.id);
     });
     if (worker.process.pid !== undefined) master.forked(command.id, worker.process.pid);
+    else worker.process.once('error', () => gone(worker, null, null)); // ENOENT, EAGAIN: no 'exit'
   }
 
   function send(command, message) {
@@ -176,13 +198,13 @@ function init(options = {}) {
   if (!cluster.isPrimary) {
     throw codedError('ERR_NOT_PRIMARY', 'master-process: init() must run in the cluster primary');
   }
-  pinSignals();
   const master = loadMaster(options);
   if (master.drain) {
     const execArgv = cluster.settings.execArgv ?? process.execArgv;
     cluster.setupPrimary({ execArgv: [...execArgv, '--require', DRAIN_MODULE] });
   }
-  const { handle, onCommand } = glue(master, process.cwd());
+  const { handle, onCommand } = glue(master, startDirectory());
+  pinSignals(); // as late as possible: until start() registers Rust's handlers, JS swallows them
   try {
     master.start(onCommand);
   } catch (error) {

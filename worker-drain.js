@@ -38,10 +38,16 @@ function track(server) {
     servers.set(server, 'listening');
     if (draining) stopListening(server);
   });
-  server.on('error', () => {
-    if (servers.get(server) === 'pending') servers.set(server, 'closed');
-    check();
-  });
+  // Watch errors without an 'error' listener: adding one would swallow the app's own
+  // unhandled listen errors (EADDRINUSE must still crash the worker).
+  const emit = server.emit;
+  server.emit = function watchedEmit(event, ...args) {
+    if (event === 'error' && servers.get(server) === 'pending') {
+      servers.set(server, 'closed');
+      check();
+    }
+    return emit.call(this, event, ...args);
+  };
   server.on('close', () => {
     servers.set(server, 'closed');
     check();

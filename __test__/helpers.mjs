@@ -46,8 +46,22 @@ export function startMaster(t, { fixture = 'app.js', env = {}, bare = false, cwd
   return master;
 }
 
+/** Every master started by this test file: killed (with its workers) if the file exits early. */
+const started = new Set();
+function killStarted() {
+  for (const master of started) master.killAll();
+}
+process.on('exit', killStarted);
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+  process.once(signal, () => {
+    killStarted();
+    process.exit(1);
+  });
+}
+
 class MasterProcess {
   constructor(child) {
+    started.add(this);
     this.child = child;
     this.pid = child.pid;
     this.lines = [];
@@ -171,7 +185,7 @@ class MasterProcess {
   }
 
   /** Kill the master and every worker it announced, by pid. */
-  async cleanup() {
+  killAll() {
     for (const pid of [this.pid, ...this.pids]) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -179,7 +193,12 @@ class MasterProcess {
         // already gone
       }
     }
+  }
+
+  async cleanup() {
+    this.killAll();
     await this.exit;
+    started.delete(this);
   }
 }
 

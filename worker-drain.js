@@ -5,6 +5,7 @@
 // flight with `Connection: close`, close idle keep-alive sockets after a grace, then tell
 // the master. The app's own SIGTERM handler still runs afterwards.
 
+const cluster = require('node:cluster');
 const net = require('node:net');
 const http = require('node:http');
 const https = require('node:https');
@@ -85,9 +86,21 @@ function closeWhenIdle(socket) {
   }, IDLE_GRACE_MS).unref();
 }
 
+/**
+ * An app with its own SIGTERM handler (say, one that closes its server) would never exit
+ * by itself: the IPC channel keeps a cluster worker alive. So once its handler has run,
+ * disconnect, and the worker exits as soon as its cleanup leaves the loop empty. An app
+ * without a handler is left to SIGTERM's default action.
+ */
+function exitAfterOwnSigtermHandler() {
+  if (process.listenerCount('SIGTERM') === 0) return;
+  process.once('SIGTERM', () => setImmediate(() => cluster.worker?.isConnected() && cluster.worker.disconnect()));
+}
+
 function drain() {
   if (draining) return check();
   draining = true;
+  exitAfterOwnSigtermHandler();
   for (const [server, state] of servers) {
     if (state === 'listening') stopListening(server);
   }

@@ -90,3 +90,16 @@ test('handle.stop() stops like SIGTERM', async (t) => {
   assert.deepEqual(pids(master.records('WORKER sigterm')), pids(workers));
   assert.equal(master.events('stopping').length, 1);
 });
+
+test('a retired worker whose SIGTERM handler only closes its server exits by itself, not by SIGKILL', async (t) => {
+  const port = await freePort();
+  const master = startMaster(t, {
+    env: { PORT: String(port), FIXTURE_MODE: 'close-on-term', MAX_KILL_TIMEOUT: '1 minute' },
+  });
+  const [old] = await master.waitFor('WORKER listening');
+  master.signal('SIGHUP');
+  await master.waitFor('WORKER sigterm', (w) => w.pid === old.pid);
+  const [exit] = await master.waitEvent('worker-exit', (e) => e.pid === old.pid);
+  assert.equal(exit.signal ?? null, null);
+  assert.equal(exit.code, 0);
+});

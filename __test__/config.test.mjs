@@ -4,7 +4,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startMaster, freePort, get } from './helpers.mjs';
-import { closed } from './ops-helpers.mjs';
 
 const EX_CONFIG = 78;
 
@@ -31,7 +30,7 @@ for (const { env, name, value, accepted } of BAD) {
     const port = await freePort();
     const master = startMaster(t, { env: { PORT: String(port), WORKERS: '2', ...env } });
     const { code } = await master.exit;
-    await closed(master.child);
+    await master.closed;
     assert.equal(code, EX_CONFIG, master.transcript());
     assert.equal(master.stderrLines.length, 1, master.transcript());
     const [line] = master.stderrLines;
@@ -50,7 +49,7 @@ async function startAndStop(t, env) {
   assert.equal((await get(port)).status, 200);
   master.signal('SIGTERM');
   assert.equal((await master.exit).code, 0, master.transcript());
-  await closed(master.child);
+  await master.closed;
   assert.deepEqual(master.stderrLines, [], master.transcript());
   return { master, worker };
 }

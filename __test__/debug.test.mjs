@@ -22,7 +22,7 @@ async function runThrough(t, env) {
   await master.waitEvent('worker-listening', (e) => e.pid === worker.pid);
   master.signal('SIGTERM');
   assert.equal((await master.exit).code, 0, master.transcript());
-  await closed(master.child);
+  await master.closed;
   return master;
 }
 

@@ -80,20 +80,15 @@ class MasterProcess {
   }
 
   #read(stream, into) {
-    let buffer = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk) => {
-      buffer += chunk;
-      let at;
-      while ((at = buffer.indexOf('\n')) >= 0) {
-        const text = buffer.slice(0, at);
-        buffer = buffer.slice(at + 1);
+    readLines(
+      stream,
+      (text) => {
         into.push(text);
         this.#notePids(text);
         this.#wake();
-      }
-    });
-    stream.on('end', () => this.#wake());
+      },
+      () => this.#wake(),
+    );
   }
 
   #notePids(text) {
@@ -200,6 +195,24 @@ class MasterProcess {
     await this.exit;
     started.delete(this);
   }
+}
+
+/** Call `onLine` for each whole line of `stream` (a last unterminated one too), then `onEnd`. */
+export function readLines(stream, onLine, onEnd = () => {}) {
+  let buffer = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk) => {
+    buffer += chunk;
+    let at;
+    while ((at = buffer.indexOf('\n')) >= 0) {
+      onLine(buffer.slice(0, at));
+      buffer = buffer.slice(at + 1);
+    }
+  });
+  stream.on('end', () => {
+    if (buffer) onLine(buffer);
+    onEnd();
+  });
 }
 
 function parse(text) {

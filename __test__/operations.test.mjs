@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startMaster, freePort, tempDir, get } from './helpers.mjs';
-import { closed, gone, pollUntil } from './ops-helpers.mjs';
+import { gone, pollUntil } from './ops-helpers.mjs';
 
 test('workers write straight to the master stdout, unprefixed and whole', async (t) => {
   const port = await freePort();
@@ -13,7 +13,7 @@ test('workers write straight to the master stdout, unprefixed and whole', async 
   const workers = await master.waitFor('WORKER listening', () => true, 2);
   master.signal('SIGTERM');
   assert.equal((await master.exit).code, 0);
-  await closed(master.child);
+  await master.closed;
   for (const worker of workers) {
     // The fixture writes this line from the worker, with the same object it prints at listen.
     const written = `WORKER log-line-from-worker ${JSON.stringify(worker)}`;

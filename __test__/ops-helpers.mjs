@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
-import { alive } from './helpers.mjs';
+import { alive, readLines } from './helpers.mjs';
 
 /**
  * Spawn a child whose stdout/stderr are read line by line; it is SIGKILLed by pid when the
@@ -36,22 +36,17 @@ class LineReader {
     this.lines = [];
     this.waiters = new Set();
     this.ended = false;
-    let buffer = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk) => {
-      buffer += chunk;
-      let at;
-      while ((at = buffer.indexOf('\n')) >= 0) {
-        this.lines.push(buffer.slice(0, at).replace(/\r$/, ''));
-        buffer = buffer.slice(at + 1);
-      }
-      this.#wake();
-    });
-    stream.on('end', () => {
-      if (buffer) this.lines.push(buffer.replace(/\r$/, ''));
-      this.ended = true;
-      this.#wake();
-    });
+    readLines(
+      stream,
+      (line) => {
+        this.lines.push(line.replace(/\r$/, ''));
+        this.#wake();
+      },
+      () => {
+        this.ended = true;
+        this.#wake();
+      },
+    );
   }
 
   #wake() {

@@ -3,7 +3,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startMaster, freePort } from './helpers.mjs';
-import { closed } from './ops-helpers.mjs';
 
 test('on win32 init() throws ERR_UNSUPPORTED_PLATFORM naming the platform, before any fork', async (t) => {
   const port = await freePort();
@@ -14,7 +13,7 @@ test('on win32 init() throws ERR_UNSUPPORTED_PLATFORM naming the platform, befor
   assert.match(error.message, /signal/i, 'says why');
   // The fixture exits 2 when init() throws.
   assert.equal((await master.exit).code, 2, master.transcript());
-  await closed(master.child);
+  await master.closed;
   assert.deepEqual(master.records('WORKER'), [], 'no worker was forked');
   assert.deepEqual(master.records('MASTER'), []);
 });

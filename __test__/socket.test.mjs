@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startMaster, tempDir, get } from './helpers.mjs';
-import { closed, connects, holdSocket, mode, staleSocket } from './ops-helpers.mjs';
+import { connects, holdSocket, mode, staleSocket } from './ops-helpers.mjs';
 
 const EX_CONFIG = 78;
 
@@ -24,7 +24,7 @@ async function serving(t, sock, env = {}) {
 async function refused(t, sock) {
   const master = startMaster(t, { env: { PORT: sock } });
   const { code } = await master.exit;
-  await closed(master.child);
+  await master.closed;
   assert.equal(code, EX_CONFIG, master.transcript());
   assert.equal(master.stderrLines.length, 1, master.transcript());
   const [line] = master.stderrLines;

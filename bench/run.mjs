@@ -6,7 +6,10 @@
 //               also master-process 4.x as a baseline when it is installed in bench/.
 //   throughput  no reloads: master-process vs a plain Node `cluster` primary, same workers.
 //   latency     SIGHUP -> first response from the new generation, -> last old worker gone,
-//               next to a bare `node app.js` -> its first response (medians).
+//               next to a bare `node app.js` -> its first response, and next to a plain
+//               Node `cluster` primary (bench/apps/plain-cluster-fork.js, as many workers)
+//               that forks a new generation on SIGHUP: what cluster itself costs (medians).
+//               BENCH_TRACE=1 adds a breakdown of where the time goes (TRACE lines).
 //   idle        master RSS and CPU over BENCH_IDLE_SECONDS idle, 4 workers, monitoring on.
 // Prints one table (stdout), then one JSON line (the last line of stdout); progress goes to
 // stderr. `--quick` (or BENCH_QUICK=1) runs small counts. Every process it starts is killed
@@ -21,6 +24,10 @@
 //   BENCH_WITH_DRAIN_OFF=1  also run the failure series with MASTER_PROCESS_DRAIN=off (a check
 //                           that both clients do count failed requests)
 //   BENCH_LATENCY_SAMPLES 20/5  BENCH_IDLE_SECONDS 30/5  BENCH_IDLE_WORKERS 4
+//   BENCH_LATENCY_DRAIN_OFF=1  latency: also master-process with MASTER_PROCESS_DRAIN=off (no
+//                              worker preload), to isolate what the preload costs a reload
+//   BENCH_TRACE=1  latency: also time each stage (signal, fork, worker start-up, listen, first
+//                  request) in the apps, on the monotonic clock; adds a table and `breakdown`
 //   BENCH_PHASES failures,throughput,latency,idle
 //   BENCH_BASELINE_MODULE  path of a 4.x-compatible module to run as the baseline (default:
 //                          `master-process-4` from bench/node_modules, if installed)
@@ -36,6 +43,8 @@ import { APPS, BENCH, Proc, alive, freePort, killAll, sleep, survivors, track, u
 const ROOT = path.resolve(BENCH, '..');
 const APP = path.join(APPS, 'app.js');
 const PLAIN = path.join(APPS, 'plain-cluster.js');
+const PLAIN_FORK = path.join(APPS, 'plain-cluster-fork.js');
+const TRACE_PRELOAD = path.join(APPS, 'trace-preload.js');
 const DRAIN_MODULE = path.join(ROOT, 'worker-drain.js');
 const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 
@@ -69,6 +78,8 @@ const S = {
   idleWorkers: setting('BENCH_IDLE_WORKERS', 4, 4),
   phases: setting('BENCH_PHASES', ['failures', 'throughput', 'latency', 'idle'],
     ['failures', 'throughput', 'latency', 'idle'], list),
+  trace: setting('BENCH_TRACE', false, false, (v) => v === '1' || v === 'true'),
+  latencyDrainOff: setting('BENCH_LATENCY_DRAIN_OFF', false, false, (v) => v === '1' || v === 'true'),
 };
 
 const started = performance.now();
@@ -97,6 +108,8 @@ const OURS = { name: 'master-process', module: ROOT, events: true, version: read
 // The same with MASTER_PROCESS_DRAIN=off: old workers get SIGTERM once replaced, no drain.
 // A check that the clients do see failures (BENCH_WITH_DRAIN_OFF=1).
 const DRAIN_OFF = { ...OURS, name: 'master-process, drain off', env: { MASTER_PROCESS_DRAIN: 'off' } };
+// The latency baseline: a plain `cluster` primary that forks a new generation on SIGHUP.
+const PLAIN_CLUSTER_FORK = { name: 'plain cluster fork', script: PLAIN_FORK, events: false };
 
 /** HEAD and whether files outside bench/ differ from it, so a figure names the code it measured. */
 function gitState() {
@@ -146,12 +159,12 @@ class Master {
     this.reloader = reloader;
     this.workers = workers;
     this.port = port;
-    this.proc = new Proc(plain ? PLAIN : APP, {
+    this.proc = new Proc(plain ? PLAIN : reloader.script ?? APP, {
       PORT: String(port),
       WORKERS: String(workers),
       BENCH_STYLE: style,
       BENCH_DELAY_MS: String(delayMs),
-      ...(plain ? {} : { BENCH_MASTER: reloader.module }),
+      ...(plain || !reloader.module ? {} : { BENCH_MASTER: reloader.module }),
       ...env,
     });
     this.pid = this.proc.pid;
@@ -436,20 +449,26 @@ async function throughputPhase() {
   return out;
 }
 
-/** Unloaded reloads probed open-loop (a new connection every 1 ms), interleaved with bare starts. */
+/**
+ * Unloaded reloads probed open-loop (a new connection every 1 ms), interleaved with the plain
+ * cluster fork baseline and bare starts.
+ */
 async function latencyPhase(reloaders) {
+  const traceEnv = S.trace ? { BENCH_TRACE: '1' } : {};
   const out = {};
   const bare = [];
   const barePreload = [];
+  const bareStages = { bare: [], barePreload: [] };
   const masters = [];
   try {
-    for (const reloader of reloaders) {
-      masters.push(await startMaster({ reloader, workers: S.workers, delayMs: S.delayMs }));
-      out[reloader.name] = { first: [], done: [], gone: [] };
+    for (const reloader of [...reloaders, ...(S.latencyDrainOff ? [DRAIN_OFF] : []), PLAIN_CLUSTER_FORK]) {
+      masters.push(await startMaster({ reloader, workers: S.workers, delayMs: S.delayMs, env: { ...reloader.env, ...traceEnv } }));
+      out[reloader.name] = { first: [], done: [], gone: [], stages: [] };
     }
     for (let i = 0; i < S.latencySamples; i++) {
       for (const master of masters) {
         const generation = master.generation() + 1;
+        const from = master.records.length;
         const probing = probeUntil(master.port, (r) => r.ok && Number(r.body) >= generation);
         probing.catch(() => {}); // awaited below, unless the reload fails first
         const r = await master.reload();
@@ -460,15 +479,22 @@ async function latencyPhase(reloaders) {
         samples.done.push(r.tDone - r.tSighup);
         samples.gone.push((await r.gone) - r.tSighup);
         await sleep(S.reloadGapMs);
+        if (S.trace) samples.stages.push(traceStages(master.records.slice(from), toMono(r.tSighup), toMono(first), generation));
       }
       // Bare `node app.js`, then the same with this package's worker preload (for the breakdown).
-      for (const [samples, execArgv] of [[bare, []], [barePreload, ['--require', DRAIN_MODULE]]]) {
+      for (const [samples, execArgv, stages] of [[bare, [], bareStages.bare],
+        [barePreload, ['--require', DRAIN_MODULE], bareStages.barePreload]]) {
         const port = await freePort();
         const t0 = performance.now();
-        const app = new Proc(APP, { PORT: String(port), BENCH_DELAY_MS: String(S.delayMs) }, { quiet: true, execArgv });
+        const app = new Proc(APP, { PORT: String(port), BENCH_DELAY_MS: String(S.delayMs), ...traceEnv },
+          { quiet: !S.trace, execArgv: S.trace ? ['--require', TRACE_PRELOAD, ...execArgv] : execArgv });
         try {
           const first = await probeUntil(port, (r) => r.ok);
           samples.push(first - t0);
+          if (S.trace) {
+            await sleep(20); // its TRACE lines were written before the response: let them arrive
+            stages.push(traceStages(app.records, toMono(t0), toMono(first), null));
+          }
         } finally {
           app.signal('SIGKILL');
           await app.exit;
@@ -480,11 +506,14 @@ async function latencyPhase(reloaders) {
     for (const master of masters) await master.stop();
   }
   const bareP50 = median(bare);
+  const plainP50 = median(out[PLAIN_CLUSTER_FORK.name].first);
   const result = {
     samples: S.latencySamples,
     bareFirstResponseMsP50: round(bareP50),
     bareWithDrainPreloadMsP50: round(median(barePreload)),
     bareMs: bare.map((v) => round(v)),
+    plainClusterForkFirstResponseMsP50: round(plainP50),
+    plainClusterForkWorkers: S.workers,
   };
   for (const [name, s] of Object.entries(out)) {
     result[name] = {
@@ -492,11 +521,99 @@ async function latencyPhase(reloaders) {
       reloadEventMsP50: round(median(s.done)),
       lastOldGoneMsP50: round(median(s.gone)),
       firstMinusBareMs: round(median(s.first) - bareP50),
+      ...(name === PLAIN_CLUSTER_FORK.name ? {} : {
+        firstMinusPlainClusterForkMs: round(median(s.first) - plainP50),
+        // The same from the pairs measured back to back (sample i of each), less exposed to drift.
+        firstMinusPlainClusterForkPairedMsP50: round(median(s.first.map((v, i) => v - out[PLAIN_CLUSTER_FORK.name].first[i]))),
+      }),
       firstMs: s.first.map((v) => round(v)),
       goneMs: s.gone.map((v) => round(v)),
     };
   }
+  if (S.trace) {
+    result.breakdown = {};
+    for (const [name, s] of Object.entries(out)) result.breakdown[name] = stageMedians(s.stages);
+    result.breakdown['bare node app.js'] = stageMedians(bareStages.bare);
+    result.breakdown['bare + worker-drain.js'] = stageMedians(bareStages.barePreload);
+  }
   return result;
+}
+
+// performance.now() and process.hrtime() (the apps' TRACE times) are both CLOCK_MONOTONIC.
+const MONO_OFFSET = Number(process.hrtime.bigint()) / 1e6 - performance.now();
+const toMono = (t) => t + MONO_OFFSET;
+
+/**
+ * Where one reload's (or bare start's) time went, from the TRACE lines of the processes, in
+ * ms, following the new worker that got the first request (`generation` null: a bare app).
+ * t0: SIGHUP sent (or the bare app spawned); tFirst: the accepted response arrived.
+ */
+function traceStages(records, t0, tFirst, generation) {
+  const traces = records.filter((r) => r.kind === 'TRACE');
+  const at = (name) => traces.filter((r) => r.at === name);
+  const forks = at('fork-call').filter((r) => generation === null || r.generation === generation);
+  const starts = new Map(at('worker-start').filter((r) => generation === null || r.reload === generation).map((r) => [r.pid, r]));
+  const times = (name) => new Map(at(name).map((r) => [r.pid, r.t]));
+  const listens = times('listen');
+  const firsts = times('first-request');
+  const candidates = [...starts.keys()].filter((pid) => firsts.has(pid) && listens.has(pid));
+  if (!candidates.length) return null;
+  const pid = candidates.reduce((a, b) => (firsts.get(a) <= firsts.get(b) ? a : b));
+  const w = starts.get(pid);
+  const fork = forks.find((f) => f.child === pid);
+  const sighup = at('sighup-js')[0];
+  const primaryListening = at('primary-listening').find((r) => r.child === pid);
+  const firstForkAt = forks.length ? Math.min(...forks.map((f) => f.start)) : null;
+  // signalToWinnerFork .. firstRequestToResponse add up to the total, sample by sample.
+  return {
+    signalToJsListener: sighup ? sighup.t - t0 : null,
+    signalToFirstFork: firstForkAt === null ? null : firstForkAt - t0,
+    forkCallsMs: forks.length ? Math.max(...forks.map((f) => f.end)) - firstForkAt : null,
+    signalToWinnerFork: fork ? fork.start - t0 : null,
+    forkCallToProcessStart: w.origin - (fork ? fork.start : t0),
+    processStartToEnvironment: w.environment - w.origin,
+    environmentToPreloads: w.preloadStart === null ? null : w.preloadStart - w.environment,
+    preloadsToAppJs: w.app - (w.preloadStart ?? w.bootstrapComplete),
+    nodeBootstrap: w.bootstrapComplete - w.origin,
+    appJsToListen: listens.get(pid) - w.app,
+    listenToPrimaryListening: primaryListening ? primaryListening.t - listens.get(pid) : null,
+    listenToFirstRequest: firsts.get(pid) - listens.get(pid),
+    firstRequestToResponse: tFirst - firsts.get(pid),
+    total: tFirst - t0,
+    winnerForkIndex: fork ? forks.indexOf(fork) : null,
+  };
+}
+
+const STAGES = [
+  ['signalToJsListener', 'signal->JS'],
+  ['signalToFirstFork', 'signal->fork()'],
+  ['forkCallsMs', 'fork() calls'],
+  ['signalToWinnerFork', 'signal->its fork()'],
+  ['forkCallToProcessStart', 'fork()->proc start'],
+  ['processStartToEnvironment', 'start->env'],
+  ['environmentToPreloads', 'env->preloads'],
+  ['preloadsToAppJs', 'preloads->app.js'],
+  ['appJsToListen', 'app.js->listen'],
+  ['listenToFirstRequest', 'listen->1st req'],
+  ['firstRequestToResponse', '1st req->resp'],
+  ['total', 'total'],
+];
+
+/** Per stage: the median (the table), and in `means` the mean (means add up to the mean total). */
+function stageMedians(samples) {
+  const ok = samples.filter(Boolean);
+  const out = { samples: ok.length };
+  const means = {};
+  for (const key of [...STAGES.map(([k]) => k), 'nodeBootstrap', 'listenToPrimaryListening']) {
+    const values = ok.map((s) => s[key]).filter((v) => v !== null && v !== undefined);
+    out[key] = values.length ? round(median(values), 2) : null;
+    means[key] = values.length ? round(values.reduce((a, v) => a + v, 0) / values.length, 2) : null;
+  }
+  out.means = means;
+  out.perSample = ok.map((sample) => Object.fromEntries(Object.entries(sample).map(([k, v]) => [k, round(v, 2)])));
+  const order = ok.map((s) => s.winnerForkIndex).filter((v) => v !== null);
+  if (order.length) out.firstServedByFirstForked = order.filter((v) => v === 0).length;
+  return out;
 }
 
 /** Master RSS and CPU over S.idleSeconds with S.idleWorkers workers, all masters side by side. */
@@ -600,13 +717,32 @@ function render(result) {
   if (result.latency && !result.latency.error) {
     const l = result.latency;
     out.push('', `Reload latency, no load (open-loop probe: a new connection every 1 ms), medians of ${l.samples}`);
+    const signed = (v) => (v === null || v === undefined ? null : `${v >= 0 ? '+' : ''}${v} ms`);
     const rows = Object.entries(l).filter(([, v]) => v && typeof v === 'object' && 'firstNewResponseMsP50' in v)
       .map(([name, v]) => [name, ms(v.firstNewResponseMsP50), ms(v.reloadEventMsP50), ms(v.lastOldGoneMsP50),
-        ms(l.bareFirstResponseMsP50), `${v.firstMinusBareMs >= 0 ? '+' : ''}${v.firstMinusBareMs} ms`]);
+        ms(l.bareFirstResponseMsP50), signed(v.firstMinusBareMs), signed(v.firstMinusPlainClusterForkMs)]);
     out.push(table(['reloader', 'SIGHUP->1st new resp', 'SIGHUP->reload ev', 'SIGHUP->old gone',
-      'bare node app.js->1st resp', '1st new - bare'], rows));
+      'bare node app.js->1st resp', '1st new - bare', '1st new - plain fork'], rows));
     out.push(`(bare \`node --require worker-drain.js app.js\` -> 1st resp: ${ms(l.bareWithDrainPreloadMsP50)}; ` +
       `times from SIGHUP / from spawn to the response's arrival, ${S.delayMs} ms handler included on both sides)`);
+    if ('plainClusterForkFirstResponseMsP50' in l) {
+      out.push(`(plain cluster fork: a plain Node \`cluster\` primary with ${l.plainClusterForkWorkers} workers serving ` +
+        `forks ${l.plainClusterForkWorkers} new ones on SIGHUP (its own handler), no preload; ` +
+        '"reload ev" = all of them listening, "old gone" = the old ones SIGTERMed then and gone)');
+    }
+    if (l.breakdown) {
+      out.push('', 'Where the time goes (BENCH_TRACE=1; medians per stage, ms, so they need not add up to the total; ' +
+        'following the new worker that got the first request; from SIGHUP, or from spawn for bare)');
+      out.push(table(['', 'n', ...STAGES.map(([, label]) => label)],
+        Object.entries(l.breakdown).map(([name, b]) => [name, b.samples,
+          ...STAGES.map(([key]) => (b[key] === null ? null : b[key].toFixed(2)))])));
+      out.push('(signal->JS: the primary\'s own process.on(\'SIGHUP\') listener; fork() calls: first fork() call start ' +
+        'to last one\'s return; signal->its fork(): to the fork() call of the worker followed, then its own stages, ' +
+        'which add up to the total sample by sample (the means in the JSON do); fork()->proc start: to the new process\'s performance.timeOrigin; start->env: ' +
+        'node and V8 start-up; env->preloads: node\'s pre-execution (for a worker: IPC channel, cluster set-up); ' +
+        'preloads->app.js: the --require modules (worker-drain.js) and loading app.js; app.js->listen: for a worker, ' +
+        'the listen round trip to the primary; 1st req->resp: the handler\'s delay and the way back)');
+    }
   } else if (result.latency) out.push('', `Reload latency: ERROR ${result.latency.error.split('\n')[0]}`);
   if (result.idle && !result.idle.error) {
     const i = result.idle;
@@ -705,7 +841,7 @@ async function main() {
   result.elapsedSeconds = round((performance.now() - started) / 1000);
 
   process.stdout.write(`${render(result)}\n\n`);
-  const json = JSON.stringify(result, (key, value) => (key === 'bareMs' || key === 'firstMs' || key === 'goneMs' ? undefined : value));
+  const json = JSON.stringify(result, (key, value) => (['bareMs', 'firstMs', 'goneMs', 'perSample'].includes(key) ? undefined : value));
   try {
     const dir = path.join(BENCH, 'results');
     fs.mkdirSync(dir, { recursive: true });

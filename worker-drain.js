@@ -15,8 +15,7 @@ const netClose = net.Server.prototype.close;
 const netListen = net.Server.prototype.listen;
 
 const servers = new Map(); // net.Server -> 'pending' | 'listening' | 'closed'
-const sockets = new Map(); // socket of an http(s) server -> requests in flight
-const responses = new Set(); // responses whose request has started and not finished
+const sockets = new Map(); // socket of an http(s) server -> requests in flight (once draining)
 let draining = false;
 let reported = false;
 
@@ -29,24 +28,39 @@ function stopListening(server) {
 net.Server.prototype.listen = function listen(...args) {
   if (!servers.has(this)) track(this);
   servers.set(this, 'pending');
+  watchListenErrors(this);
   return netListen.apply(this, args);
 };
+
+/**
+ * While a listen is pending, a failure means the server will not listen. Watched through
+ * `emit`, not with an 'error' listener (that would swallow the app's own unhandled
+ * EADDRINUSE, which must still crash the worker), and only until the listen settles, so
+ * no request ever passes through here.
+ */
+function watchListenErrors(server) {
+  if (server.emit.watching) return;
+  const own = Object.getOwnPropertyDescriptor(server, 'emit');
+  const emit = server.emit;
+  const restore = () => (own ? Object.defineProperty(server, 'emit', own) : delete server.emit);
+  function watchedEmit(event, ...args) {
+    if (event === 'listening') restore();
+    if (event === 'error') {
+      restore();
+      servers.set(server, 'closed');
+      check();
+    }
+    return emit.call(this, event, ...args);
+  }
+  watchedEmit.watching = true;
+  server.emit = watchedEmit;
+}
 
 function track(server) {
   server.on('listening', () => {
     servers.set(server, 'listening');
     if (draining) stopListening(server);
   });
-  // Watch errors without an 'error' listener: adding one would swallow the app's own
-  // unhandled listen errors (EADDRINUSE must still crash the worker).
-  const emit = server.emit;
-  server.emit = function watchedEmit(event, ...args) {
-    if (event === 'error' && servers.get(server) === 'pending') {
-      servers.set(server, 'closed');
-      check();
-    }
-    return emit.call(this, event, ...args);
-  };
   server.on('close', () => {
     servers.set(server, 'closed');
     check();
@@ -69,17 +83,22 @@ function onConnection(socket) {
   if (draining) closeWhenIdle(socket);
 }
 
-diagnostics.subscribe('http.server.request.start', ({ socket, response }) => {
-  if (sockets.has(socket)) sockets.set(socket, sockets.get(socket) + 1);
-  responses.add(response);
-  if (draining) response.shouldKeepAlive = false;
+/** A request that starts while draining is answered with `Connection: close`. */
+function onRequestStart({ socket, response }) {
+  response.shouldKeepAlive = false;
+  follow(socket, response);
+}
+
+/** Count a response in flight on its socket until it closes; then the socket may be idle. */
+function follow(socket, response) {
+  if (!sockets.has(socket)) return;
+  sockets.set(socket, sockets.get(socket) + 1);
   response.once('close', () => {
-    responses.delete(response);
     if (!sockets.has(socket)) return;
     sockets.set(socket, sockets.get(socket) - 1);
-    if (draining) closeWhenIdle(socket);
+    closeWhenIdle(socket);
   });
-});
+}
 
 /** Close a keep-alive socket that stays idle for the grace (it may be about to send). */
 function closeWhenIdle(socket) {
@@ -106,10 +125,17 @@ function drain() {
   for (const [server, state] of servers) {
     if (state === 'listening') stopListening(server);
   }
-  for (const response of responses) {
-    if (!response.headersSent) response.shouldKeepAlive = false;
+  // Requests are watched only from now on, so serving costs nothing per request before.
+  diagnostics.subscribe('http.server.request.start', onRequestStart);
+  for (const socket of sockets.keys()) {
+    // The response in progress on the socket, if any (what http's own server tracks).
+    const response = socket._httpMessage;
+    if (response) {
+      if (!response.headersSent) response.shouldKeepAlive = false;
+      follow(socket, response);
+    }
+    closeWhenIdle(socket);
   }
-  for (const socket of sockets.keys()) closeWhenIdle(socket);
   check();
 }
 

@@ -19,16 +19,14 @@
 //
 // Everything runs in a temp dir (the app is written there) on 127.0.0.1 ephemeral ports;
 // every process started (masters, and the workers found under them) is SIGKILLed by pid at
-// the end, on error and on SIGINT/SIGTERM/SIGHUP. Prints a table, then one JSON line.
-import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
+// the end, on error and on SIGINT/SIGTERM/SIGHUP (bench/procs.mjs). Prints a table, then
+// one JSON line.
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { BENCH, CLK_TCK, Proc, cpuTicks, freePort, killAll, ownDir, readLines, schedNs, sleep, survivors } from './procs.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = path.resolve(BENCH, '..');
 const num = (name, fallback) => {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -45,20 +43,13 @@ const SETTLE_MS = 3000; // after every worker listens, before the cost window op
 const INTERVAL = '2s'; // the default, written out so both parts say what they use
 const INTERVAL_MS = 2000;
 
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
 const TICK_MS = 1000 / CLK_TCK;
 
 // ---------------------------------------------------------------- processes and cleanup
 
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-monitor-cost-'));
 const APP = path.join(TMP, 'monitor-app.js');
-const started = new Set(); // masters we spawned and workers they announced
+ownDir(TMP); // procs.mjs kills by pid only what runs a command line under TMP (or bench/apps)
 let cleaned = false;
 
 fs.writeFileSync(
@@ -99,56 +90,6 @@ http.createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), 
 `,
 );
 
-/** Is `pid` still one of ours (running node on our temp app, not a reused pid)? */
-function ours(pid) {
-  try {
-    const state = procStat(pid).state;
-    if (state === 'Z' || state === 'X') return false;
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(TMP);
-  } catch {
-    return false;
-  }
-}
-
-function childrenOf(pid) {
-  const kids = [];
-  try {
-    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-      const text = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
-      if (text) kids.push(...text.split(/\s+/).map(Number));
-    }
-  } catch {
-    // gone
-  }
-  return kids;
-}
-
-/** Every started pid and its descendants still alive and ours. */
-function livePids() {
-  const out = new Set();
-  const visit = (pid) => {
-    if (out.has(pid) || !ours(pid)) return;
-    out.add(pid);
-    for (const kid of childrenOf(pid)) visit(kid);
-  };
-  for (const pid of started) visit(pid);
-  return [...out];
-}
-
-/** SIGKILL every process we started (and its descendants), by pid. Synchronous. */
-function killAll() {
-  let killed = 0;
-  for (const pid of livePids()) {
-    try {
-      process.kill(pid, 'SIGKILL');
-      killed++;
-    } catch {
-      // already gone
-    }
-  }
-  return killed;
-}
-
 function cleanup() {
   if (cleaned) return;
   cleaned = true;
@@ -156,132 +97,52 @@ function cleanup() {
   fs.rmSync(TMP, { recursive: true, force: true });
 }
 
+// procs.mjs kills every process at exit and on these signals too; this runs first, so the
+// temp dir goes as well and the message names this script.
 process.on('exit', cleanup);
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => {
+  process.prependListener(signal, () => {
     cleanup();
     process.stderr.write(`monitor-cost: ${signal}, every process it started was killed\n`);
     process.exit(130);
   });
 }
 
-async function freePort() {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address();
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A master on the temp app; stdout `KIND <json>` records and stderr lines, as they come. */
-class Master {
+/** A master on the temp app (a Proc run in TMP): stdout `KIND <json>` records and stderr lines, as they come. */
+class Master extends Proc {
   constructor(name, env) {
+    super(APP, { MC_ROOT: ROOT, DEBUG_COLORS: '0', ...env }, { cwd: TMP });
     this.name = name;
-    this.child = spawn(process.execPath, [APP], {
-      cwd: TMP,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, MC_ROOT: ROOT, DEBUG_COLORS: '0', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.pid = this.child.pid;
-    started.add(this.pid);
-    this.records = [];
-    this.stderr = [];
-    this.waiters = new Set();
-    this.exited = null;
-    this.child.on('exit', (code, signal) => {
-      this.exited = { code, signal };
-      this.#wake();
-    });
-    this.#lines(this.child.stdout, (text) => {
-      const at = text.indexOf(' ');
-      let data = null;
-      try {
-        data = JSON.parse(text.slice(at + 1));
-      } catch {
-        return;
-      }
-      if (Number.isInteger(data?.pid)) started.add(data.pid);
-      this.records.push({ kind: text.slice(0, at), ...data });
-    });
-    this.#lines(this.child.stderr, (text) => {
-      if (this.stderr.length < 2000) this.stderr.push(text);
+    this.stderrLines = [];
+    readLines(this.child.stderr, (text) => {
+      if (this.stderrLines.length < 2000) this.stderrLines.push(text);
       this.onStderr?.(text);
     });
-  }
-
-  #lines(stream, each) {
-    let buffer = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk) => {
-      buffer += chunk;
-      let at;
-      while ((at = buffer.indexOf('\n')) >= 0) {
-        each(buffer.slice(0, at));
-        buffer = buffer.slice(at + 1);
-      }
-      this.#wake();
-    });
-  }
-
-  #wake() {
-    for (const waiter of [...this.waiters]) waiter();
   }
 
   workers() {
     return this.records.filter((r) => r.kind === 'WORKER').map((r) => r.pid);
   }
 
-  /** Resolve when `predicate()` is truthy; reject if the master exits or on a hang guard. */
-  waitUntil(predicate, what, timeoutMs = 60000) {
-    return new Promise((resolve, reject) => {
-      const finish = () => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-      };
-      const check = () => {
-        const value = predicate();
-        if (value) {
-          finish();
-          resolve(value);
-        } else if (this.exited) {
-          finish();
-          reject(new Error(`${this.name} master exited ${JSON.stringify(this.exited)} before ${what}\n${this.tail()}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        finish();
-        reject(new Error(`${this.name}: timed out after ${timeoutMs} ms waiting for ${what}\n${this.tail()}`));
-      }, timeoutMs);
-      this.waiters.add(check);
-      check();
-    });
+  /**
+   * Resolve when `predicate()` is truthy; reject if the master exits or on a hang guard.
+   * Checked on every stdout record and every `pollMs` (for what stderr lines fill in).
+   */
+  waitUntil(predicate, what, timeoutMs = 60000, pollMs = 0) {
+    return super.waitUntil(predicate, `${what} (${this.name} master)`, { timeoutMs, pollMs });
   }
 
   tail() {
-    return this.stderr.slice(-20).join('\n');
+    return this.stderrLines.slice(-20).join('\n');
   }
 }
 
 // ---------------------------------------------------------------- /proc readers
 
-/** state, utime+stime (ticks) of a pid, from /proc/<pid>/stat (all threads, no children). */
-function procStat(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0], ticks: Number(fields[11]) + Number(fields[12]) };
-}
-
-/** Sum of sum_exec_runtime (ns) over a pid's live threads, from /proc/<pid>/task/<tid>/schedstat; or null. */
-function schedNs(pid) {
+/** schedNs of a pid (sum over its live threads, procs.mjs), or null when it cannot be read. */
+function schedNsOrNull(pid) {
   try {
-    let total = 0;
-    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-      total += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    }
-    return total;
+    return schedNs(pid);
   } catch {
     return null;
   }
@@ -332,7 +193,7 @@ async function measureCost() {
     masters.map((m) => m.waitUntil(() => m.workers().length >= WORKERS, `${WORKERS} workers listening`)),
   );
   await sleep(SETTLE_MS);
-  const read = (m) => ({ ticks: procStat(m.pid).ticks, ns: schedNs(m.pid), syscr: readCalls(m.pid) });
+  const read = (m) => ({ ticks: cpuTicks(m.pid), ns: schedNsOrNull(m.pid), syscr: readCalls(m.pid) });
   const t0 = performance.now();
   const before = masters.map(read);
   process.stderr.write(`monitor-cost: part 1, ${SECONDS} s window with ${WORKERS} idle workers per master ...\n`);
@@ -340,11 +201,12 @@ async function measureCost() {
   const after = masters.map(read);
   const windowS = (performance.now() - t0) / 1000;
   const perHour = 3600 / windowS;
+  const live = new Set(survivors()); // alive and still running our temp app (not a reused pid)
   const rows = masters.map((m, i) => {
     const ticks = after[i].ticks - before[i].ticks;
     const ns = before[i].ns === null || after[i].ns === null ? null : after[i].ns - before[i].ns;
     const syscr = before[i].syscr === null || after[i].syscr === null ? null : after[i].syscr - before[i].syscr;
-    const alive = m.workers().filter(ours).length;
+    const workersAlive = m.workers().filter((pid) => live.has(pid)).length;
     return {
       master: m.name,
       warmup: m === monitored ? '0' : '1h',
@@ -352,7 +214,7 @@ async function measureCost() {
       cpuMsPerHour: round(ticks * TICK_MS * perHour, 0),
       schedMsPerHour: ns === null ? null : round((ns / 1e6) * perHour, 0),
       readSyscalls: syscr,
-      workersAlive: alive,
+      workersAlive,
     };
   });
   for (const m of masters) {
@@ -403,7 +265,7 @@ async function measureAccuracy() {
     const t = performance.now();
     let ticks = null;
     try {
-      ticks = procStat(worker).ticks;
+      ticks = cpuTicks(worker);
     } catch {
       // gone: reported below
     }
@@ -415,7 +277,7 @@ async function measureAccuracy() {
     lines.push({ cpu: Number(match[1]), streak: Number(match[2]), pid, t, ticks, base, lagMs: arrived - stamp });
   };
   process.stderr.write(`monitor-cost: part 2, ${SAMPLES} samples of a worker burning ${BUSY_MS} ms of CPU in every ${PERIOD_MS} ms ...\n`);
-  await master.waitUntil(() => lines.length >= SAMPLES + 1, `${SAMPLES + 1} logged samples`, (SAMPLES + 10) * INTERVAL_MS + 30000);
+  await master.waitUntil(() => lines.length >= SAMPLES + 1, `${SAMPLES + 1} logged samples`, (SAMPLES + 10) * INTERVAL_MS + 30000, 50);
   const used = lines.slice(0, SAMPLES + 1);
   const [first, last] = [used[0], used[used.length - 1]];
   const problems = [];
@@ -544,8 +406,8 @@ async function main() {
     cleanup();
   }
   // Every pid we started must be gone now (SIGKILL is asynchronous: give it a moment).
-  for (let i = 0; i < 20 && livePids().length; i++) await sleep(100);
-  const left = livePids();
+  for (let i = 0; i < 20 && survivors().length; i++) await sleep(100);
+  const left = survivors();
   if (left.length) {
     process.stderr.write(`monitor-cost: still running after SIGKILL: ${left.join(' ')}\n`);
     process.exitCode = 1;

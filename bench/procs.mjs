@@ -1,7 +1,8 @@
 // The processes the bench starts: spawned with their output read line by line, every pid
 // (the ones spawned and the workers they announce or fork) remembered, and all of them
 // killed by pid at the end, on error, on Ctrl-C and at exit. A pid is only ever signalled
-// while /proc says it still runs a command line under bench/apps (no pid reuse accidents).
+// while /proc says it still runs a command line under bench/apps, or under a dir given to
+// ownDir (no pid reuse accidents).
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -14,7 +15,9 @@ export const BENCH = path.dirname(fileURLToPath(import.meta.url));
 export const APPS = path.join(BENCH, 'apps');
 
 const tracked = new Set();
-const CLK_TCK = (() => {
+const owned = new Set([APPS]); // a pid is ours while its command line names one of these
+/** Clock ticks per second (getconf CLK_TCK, usually 100): the unit of utime/stime in /proc. */
+export const CLK_TCK = (() => {
   try {
     return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
   } catch {
@@ -40,10 +43,17 @@ export function alive(pid) {
 
 function ours(pid) {
   try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(APPS);
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    for (const dir of owned) if (cmdline.includes(dir)) return true;
+    return false;
   } catch {
     return false;
   }
+}
+
+/** Processes whose command line names `dir` (say an app written to a temp dir) are ours too. */
+export function ownDir(dir) {
+  owned.add(dir);
 }
 
 /** Direct children of a pid, from /proc/<pid>/task/<tid>/children. */
@@ -123,14 +133,34 @@ export async function freePort() {
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * Call `onLine(text, time)` for each whole line of `stream` (`time`: performance.now() when
+ * its chunk arrived), then `afterChunk()` once per chunk. A last unterminated line is dropped.
+ */
+export function readLines(stream, onLine, afterChunk = () => {}) {
+  let buffer = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk) => {
+    const time = performance.now();
+    buffer += chunk;
+    let at;
+    while ((at = buffer.indexOf('\n')) >= 0) {
+      const text = buffer.slice(0, at);
+      buffer = buffer.slice(at + 1);
+      onLine(text, time);
+    }
+    afterChunk();
+  });
+}
+
+/**
  * `node <script>` with exactly `env` (plus PATH/HOME). stdout lines `KIND <json>` are parsed;
  * each line is timestamped on arrival. `waitUntil(predicate)` re-checks on every line (and
- * every `pollMs` if given).
+ * every `pollMs` if given). Its errors end with `tail()`: the stderr so far, unless overridden.
  */
 export class Proc {
-  constructor(script, env, { quiet = false, execArgv = [] } = {}) {
+  constructor(script, env, { quiet = false, execArgv = [], cwd = BENCH } = {}) {
     this.child = spawn(process.execPath, [...execArgv, script], {
-      cwd: BENCH,
+      cwd,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
       stdio: ['ignore', quiet ? 'ignore' : 'pipe', 'pipe'],
     });
@@ -155,15 +185,9 @@ export class Proc {
   }
 
   #read() {
-    let buffer = '';
-    this.child.stdout.setEncoding('utf8');
-    this.child.stdout.on('data', (chunk) => {
-      const time = performance.now();
-      buffer += chunk;
-      let at;
-      while ((at = buffer.indexOf('\n')) >= 0) {
-        const text = buffer.slice(0, at);
-        buffer = buffer.slice(at + 1);
+    readLines(
+      this.child.stdout,
+      (text, time) => {
         const space = text.indexOf(' ');
         let data = null;
         try {
@@ -171,14 +195,14 @@ export class Proc {
         } catch {
           // not a record
         }
-        if (!data) continue;
+        if (!data) return;
         const record = { kind: text.slice(0, space), time, ...data };
         for (const key of ['pid', 'newPid', 'oldPid']) track(record[key]);
         this.records.push(record);
         this.onRecord?.(record);
-      }
-      this.#wake();
-    });
+      },
+      () => this.#wake(),
+    );
   }
 
   #wake() {
@@ -208,12 +232,12 @@ export class Proc {
         } else if (this.exited) {
           finish();
           reject(new Error(`${path.basename(this.child.spawnargs.at(-1))} (pid ${this.pid}) exited ` +
-            `${JSON.stringify(this.exited)} before: ${what}\n${this.stderr}`));
+            `${JSON.stringify(this.exited)} before: ${what}\n${this.tail()}`));
         }
       };
       const timer = setTimeout(() => {
         finish();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for: ${what}\n${this.stderr}`));
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for: ${what}\n${this.tail()}`));
       }, timeoutMs);
       if (pollMs) poll = setInterval(check, pollMs);
       this.waiters.add(check);
@@ -224,16 +248,22 @@ export class Proc {
   signal(name) {
     if (!this.exited) process.kill(this.pid, name);
   }
+
+  /** What an error of waitUntil ends with: the stderr so far. */
+  tail() {
+    return this.stderr;
+  }
 }
 
-/** utime+stime (ms, all threads), schedstat run time and VmRSS/VmHWM (KiB) of a pid, from /proc. */
-export function usage(pid) {
+/** utime+stime of a pid in clock ticks (all threads, not its children), from /proc/<pid>/stat. */
+export function cpuTicks(pid) {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15)
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const field = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1]);
-  // On-CPU time in ns of every thread alive now (schedstat): finer than the 10 ms ticks.
+  return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14, 15)
+}
+
+/** On-CPU time in ns of every thread of a pid alive now (schedstat): finer than the ticks. */
+export function schedNs(pid) {
   let runNs = 0;
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
     try {
@@ -242,6 +272,15 @@ export function usage(pid) {
       // thread gone meanwhile
     }
   }
+  return runNs;
+}
+
+/** utime+stime (ms, all threads), schedstat run time and VmRSS/VmHWM (KiB) of a pid, from /proc. */
+export function usage(pid) {
+  const ticks = cpuTicks(pid);
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1]);
+  const runNs = schedNs(pid);
   return {
     cpuMs: (ticks * 1000) / CLK_TCK,
     runMs: runNs / 1e6,

@@ -147,6 +147,11 @@ function check() {
   process.send({ cmd: protocol.DRAINED }, () => {});
 }
 
+// Ctrl-C in a terminal sends SIGINT to the whole process group, workers included. The
+// master stops them cleanly (drain, then SIGTERM), so a worker leaves SIGINT to it unless
+// the app listens for SIGINT itself (its own listeners still run).
+process.on('SIGINT', () => {});
+
 process.on('internalMessage', (message) => {
   if (message?.cmd === protocol.DRAIN) drain();
   else if (message?.cmd === protocol.SETTLE) process.send({ cmd: protocol.SETTLED }, () => {});

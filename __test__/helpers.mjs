@@ -32,14 +32,16 @@ export function tempDir(t, prefix = 'mp-test-') {
 
 /**
  * Start `node <fixture>` as a master. `env` is added to a small base environment (or, with
- * `bare`, is the whole environment). Every pid the output names is killed at the end.
+ * `bare`, is the whole environment); `group` puts it in a process group of its own, as a
+ * terminal would. Every pid the output names is killed at the end.
  */
-export function startMaster(t, { fixture = 'app.js', env = {}, bare = false, cwd = ROOT } = {}) {
+export function startMaster(t, { fixture = 'app.js', env = {}, bare = false, cwd = ROOT, group = false } = {}) {
   const base = bare ? {} : { PATH: process.env.PATH, HOME: process.env.HOME };
   const child = spawn(process.execPath, [path.join(FIXTURES, fixture)], {
     cwd,
     env: { ...base, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: group,
   });
   const master = new MasterProcess(child);
   t.after(() => master.cleanup());

@@ -103,3 +103,14 @@ test('a retired worker whose SIGTERM handler only closes its server exits by its
   assert.equal(exit.signal ?? null, null);
   assert.equal(exit.code, 0);
 });
+
+test('Ctrl-C (SIGINT to the whole process group) stops the workers cleanly, not by SIGINT', async (t) => {
+  const port = await freePort();
+  const master = startMaster(t, { group: true, env: { PORT: String(port), WORKERS: String(WORKERS) } });
+  const workers = await master.waitFor('WORKER listening', () => true, WORKERS);
+  process.kill(-master.pid, 'SIGINT');
+  const { code } = await stopped(master, workers);
+  assert.equal(code, 0);
+  assert.deepEqual(pids(master.records('WORKER sigterm')), pids(workers));
+  for (const exit of master.events('worker-exit')) assert.equal(exit.signal ?? null, null, JSON.stringify(exit));
+});

@@ -134,6 +134,9 @@ impl Master {
     /// `cluster.fork` returned a worker with this pid.
     #[napi]
     pub fn forked(&self, id: u32, pid: u32) {
+        if let Some(shell) = &self.shell {
+            shell.forked(pid);
+        }
         self.send(Event::Forked { id, pid });
     }
 

@@ -4,12 +4,13 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
 use std::time::Instant;
 
-use nix::sys::signal::{kill, Signal as NixSignal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal as NixSignal;
 use tracing_subscriber::layer::SubscriberExt;
 
+use super::handles::ProcessHandles;
 use super::log::{DebugLayer, Style};
 use super::package::PackageWatch;
 use super::sampler::Sampler;
@@ -30,6 +31,7 @@ pub struct Driver {
     pub package: PackageWatch,
     pub style: Style,
     pub notes: Vec<String>,
+    pub handles: Arc<ProcessHandles>,
 }
 
 impl Driver {
@@ -64,6 +66,9 @@ impl Driver {
     fn feed(&mut self, event: Event) {
         let mut queue = VecDeque::from([event]);
         while let Some(event) = queue.pop_front() {
+            if let Event::Exited { id, .. } = &event {
+                self.forget_handle(*id);
+            }
             for command in self.core.handle(Instant::now(), event) {
                 queue.extend(self.run_command(command));
             }
@@ -72,7 +77,7 @@ impl Driver {
 
     fn run_command(&mut self, command: Command) -> Option<Event> {
         match command {
-            Command::Kill { pid, signal } => signal_worker(pid, signal),
+            Command::Kill { pid, signal } => signal_worker(&self.handles, pid, signal),
             Command::Sample { targets } => {
                 return self.sampler.sample(&targets).map(Event::Samples)
             }
@@ -88,6 +93,13 @@ impl Driver {
             other => self.outbox.send(other),
         }
         None
+    }
+
+    fn forget_handle(&self, id: crate::core::WorkerId) {
+        let pid = self.core.workers().find(|w| w.id == id).and_then(|w| w.pid);
+        if let Some(pid) = pid {
+            self.handles.forget(pid);
+        }
     }
 
     fn chmod_socket(&self) {
@@ -113,14 +125,13 @@ impl Driver {
     }
 }
 
-fn signal_worker(pid: u32, signal: KillSignal) {
+fn signal_worker(handles: &ProcessHandles, pid: u32, signal: KillSignal) {
     let sig = match signal {
         KillSignal::Term => NixSignal::SIGTERM,
         KillSignal::Kill => NixSignal::SIGKILL,
         KillSignal::Usr2 => NixSignal::SIGUSR2,
     };
-    let Ok(raw) = i32::try_from(pid) else { return };
-    match kill(Pid::from_raw(raw), sig) {
+    match handles.signal(pid, sig) {
         Ok(()) => tracing::debug!("sent {sig} to pid {pid}"),
         Err(nix::errno::Errno::ESRCH) => tracing::debug!("pid {pid} already gone ({sig} not sent)"),
         Err(e) => tracing::error!("could not send {sig} to pid {pid}: {e}"),

@@ -2,6 +2,7 @@
 //! log, and the package version watch.
 
 pub mod driver;
+pub mod handles;
 pub mod host;
 pub mod log;
 pub mod package;
@@ -10,6 +11,7 @@ pub mod signals;
 pub mod socket;
 
 use std::sync::mpsc::{channel, Sender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::core::{Event, Supervisor};
@@ -21,6 +23,7 @@ use signals::SignalThread;
 pub struct Shell {
     tx: Sender<Event>,
     signals: SignalThread,
+    handles: Arc<handles::ProcessHandles>,
     _driver: JoinHandle<()>,
 }
 
@@ -39,6 +42,7 @@ impl Shell {
     pub fn start(setup: Setup) -> Result<Shell, Error> {
         let (tx, rx) = channel();
         let signals = SignalThread::spawn(tx.clone()).map_err(Error::Signals)?;
+        let handles = Arc::new(handles::ProcessHandles::default());
         let driver = Driver {
             core: setup.supervisor,
             outbox: setup.outbox,
@@ -47,6 +51,7 @@ impl Shell {
             package: setup.package,
             style: setup.style,
             notes: setup.notes,
+            handles: handles.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("master-process-driver".into())
@@ -56,6 +61,7 @@ impl Shell {
         Ok(Shell {
             tx,
             signals,
+            handles,
             _driver: thread,
         })
     }
@@ -63,6 +69,11 @@ impl Shell {
     /// Pass an event to the driver (a closed driver means the master is exiting: ignored).
     pub fn send(&self, event: Event) {
         let _ = self.tx.send(event);
+    }
+
+    /// A worker was just forked (call on Node's main thread): take a handle on its process.
+    pub fn forked(&self, pid: u32) {
+        self.handles.open(pid);
     }
 
     /// Re-install our handler for a signal JS just re-pinned.

@@ -66,7 +66,7 @@ impl Supervisor {
         let take = size.min(reload.pending.len());
         let slots: Vec<u32> = reload.pending.drain(..take).collect();
         if slots.is_empty() {
-            return self.finish_reload(now);
+            return self.finish_reload();
         }
         let mut batch = Vec::with_capacity(slots.len());
         for slot in slots {
@@ -122,7 +122,7 @@ impl Supervisor {
         s.restart_at = None;
     }
 
-    fn finish_reload(&mut self, now: Instant) {
+    fn finish_reload(&mut self) {
         let Some(reload) = self.reload.take() else {
             return;
         };
@@ -130,7 +130,6 @@ impl Supervisor {
         self.debug(None, format!("reload {generation} done"));
         self.out
             .push(Command::Notify(Notice::ReloadDone { generation }));
-        self.run_queued_reload(now);
     }
 
     /// Roll the current batch back: its new workers go, the old ones keep serving.
@@ -155,10 +154,10 @@ impl Supervisor {
         }
         self.out
             .push(Command::Notify(Notice::ReloadFailed { generation, reason }));
-        self.run_queued_reload(now);
     }
 
     /// Start the reload asked for meanwhile, once the last one's retirements are over.
+    /// Checked after every event (`Supervisor::handle`), so nothing else needs to call it.
     pub(super) fn run_queued_reload(&mut self, now: Instant) {
         if self.reload_queued && self.stopping.is_none() && self.can_start_reload() {
             self.reload_queued = false;

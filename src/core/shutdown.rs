@@ -24,10 +24,10 @@ impl Supervisor {
         for id in ids {
             self.retire(now, id);
         }
-        self.check_stopped();
     }
 
-    /// Once stopping and no worker is left: clean the socket and exit.
+    /// Once stopping and no worker is left: clean the socket and exit. Checked after every
+    /// event (`Supervisor::handle`).
     pub(super) fn check_stopped(&mut self) {
         let Some(code) = self.stopping else {
             return;

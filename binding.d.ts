@@ -45,6 +45,11 @@ export declare class Master {
   stop(): void
   /** Put the Rust handler for `signal` (e.g. `SIGHUP`) back after JS re-pinned it. */
   rearm(signal: string): boolean
+  /**
+   * JS's pinned listener has seen `seen` deliveries of `signal` (e.g. `SIGHUP`) in all:
+   * replay those that came before the Rust handler was in place. Returns how many.
+   */
+  catchUp(signal: string, seen: number): number
 }
 
 /** A command for the JS glue: `kind` is `fork`, `drain`, `settle`, `send`, `notify` or `exit`. */

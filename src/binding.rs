@@ -135,7 +135,7 @@ impl Master {
     #[napi]
     pub fn forked(&self, id: u32, pid: u32) {
         if let Some(shell) = &self.shell {
-            shell.forked(pid);
+            shell.forked(id, pid);
         }
         self.send(Event::Forked { id, pid });
     }
@@ -193,6 +193,14 @@ impl Master {
     pub fn rearm(&self, signal: String) -> Result<bool> {
         let number = signals::number(&signal).ok_or(Error::UnknownSignal(signal))?;
         Ok(self.shell.as_ref().is_some_and(|s| s.rearm(number)))
+    }
+
+    /// JS's pinned listener has seen `seen` deliveries of `signal` (e.g. `SIGHUP`) in all:
+    /// replay those that came before the Rust handler was in place. Returns how many.
+    #[napi]
+    pub fn catch_up(&self, signal: String, seen: u32) -> Result<u32> {
+        let number = signals::number(&signal).ok_or(Error::UnknownSignal(signal))?;
+        Ok(self.shell.as_ref().map_or(0, |s| s.catch_up(number, seen)))
     }
 
     fn send(&self, event: Event) {

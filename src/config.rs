@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::core::{Limits, Policy, ReadyOn};
+use crate::core::{Limits, Policy, ReadyOn, Swap};
 use crate::duration::parse_duration;
 
 const MB: u64 = 1024 * 1024;
@@ -108,6 +108,10 @@ const SETTINGS: &[Setting] = &[
         env: &["MASTER_PROCESS_RELOAD_BATCH"],
     },
     Setting {
+        option: "reloadSwap",
+        env: &["MASTER_PROCESS_RELOAD_SWAP"],
+    },
+    Setting {
         option: "maxCrashes",
         env: &["MASTER_PROCESS_MAX_CRASHES"],
     },
@@ -185,6 +189,7 @@ impl Config {
             max_throttle: duration(&src, "maxThrottle", Duration::from_secs(30), Duration::ZERO)?,
             max_crashes: count(&src, "maxCrashes", 10, 0)?,
             reload_batch: reload_batch(&src, workers)?,
+            swap: swap(&src)?,
             ready_on: ready_on(&src)?,
             ready_timeout: duration(
                 &src,
@@ -323,6 +328,20 @@ fn ready_on(src: &Sources) -> Result<ReadyOn, ConfigError> {
         _ => Err(bad(
             &raw,
             "listening (the first listen) or message (process.send('ready'))",
+        )),
+    }
+}
+
+fn swap(src: &Sources) -> Result<Swap, ConfigError> {
+    let Some(raw) = src.get("reloadSwap") else {
+        return Ok(Swap::Slot);
+    };
+    match raw.value.trim().to_ascii_lowercase().as_str() {
+        "slot" => Ok(Swap::Slot),
+        "batch" => Ok(Swap::Batch),
+        _ => Err(bad(
+            &raw,
+            "slot (each old worker goes once its own replacement is ready) or batch (once the whole batch is ready)",
         )),
     }
 }

@@ -2,7 +2,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::{Config, ConfigError, HostFacts};
-use crate::core::ReadyOn;
+use crate::core::{ReadyOn, Swap};
 
 const HOST: HostFacts = HostFacts {
     cpus: 4,
@@ -33,7 +33,19 @@ fn defaults_match_4x() {
     assert_eq!(p.limits.interval, Duration::from_secs(2));
     assert_eq!(p.limits.warmup, Duration::from_secs(30));
     assert_eq!(p.ready_on, ReadyOn::Listening);
+    assert_eq!(p.swap, Swap::Slot);
     assert!(p.drain);
+}
+
+#[test]
+fn reload_swap_is_slot_or_batch() {
+    let swap = |v| env(&[("MASTER_PROCESS_RELOAD_SWAP", v)]).map(|c| c.policy.swap);
+    assert_eq!(swap("batch").unwrap(), Swap::Batch);
+    assert_eq!(swap(" Slot ").unwrap(), Swap::Slot);
+    assert_eq!(
+        swap("rolling").unwrap_err().to_string(),
+        r#"invalid MASTER_PROCESS_RELOAD_SWAP="rolling": expected slot (each old worker goes once its own replacement is ready) or batch (once the whole batch is ready)"#
+    );
 }
 
 #[test]

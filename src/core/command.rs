@@ -90,9 +90,16 @@ pub enum Command {
         id: WorkerId,
         message: String,
     },
+    /// Signal the worker through the handle the shell took at its fork (by pid without one).
     Kill {
+        id: WorkerId,
         pid: u32,
         signal: KillSignal,
+    },
+    /// Find out whether the worker's process has ended; answer with `Event::Probed`.
+    Probe {
+        id: WorkerId,
+        pid: u32,
     },
     /// Read CPU and memory of these workers and answer with `Event::Samples`.
     Sample {

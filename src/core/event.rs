@@ -20,11 +20,21 @@ pub enum WorkerMessage {
     ResumeMonitoring,
 }
 
-/// One resource reading of one worker; `None` when its pid could not be read.
+/// What sampling one worker found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     pub id: WorkerId,
-    pub reading: Option<Reading>,
+    pub result: SampleResult,
+}
+
+/// A reading, or why there is none.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SampleResult {
+    Read(Reading),
+    /// The process is alive but its statistics cannot be read.
+    Unreadable,
+    /// The process has ended; its exit has not reached the core yet.
+    Exited,
 }
 
 /// CPU in percent of one core since the previous reading, memory as RSS in bytes.
@@ -71,6 +81,11 @@ pub enum Event {
         signal: Option<String>,
     },
     Samples(Vec<Sample>),
+    /// The answer to `Command::Probe`: whether the worker's process has ended.
+    Probed {
+        id: WorkerId,
+        exited: bool,
+    },
     /// The fork of `id` was not made: master-process on disk is now `version`.
     PackageChanged {
         id: WorkerId,

@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 pub use command::{Command, KillSignal, Level, Log, Notice, WorkerTag};
-pub use event::{Event, Reading, Sample, Signal, WorkerId, WorkerMessage};
-pub use policy::{Limits, Policy, ReadyOn};
+pub use event::{Event, Reading, Sample, SampleResult, Signal, WorkerId, WorkerMessage};
+pub use policy::{Limits, Policy, ReadyOn, Swap, PACED_CRASHES};
 pub use worker::{Phase, Purpose, RetireStage, Worker};
 
 use reload::Reload;
@@ -141,6 +141,7 @@ impl Supervisor {
             Event::Drained { id } => self.on_drained(id),
             Event::Settled { id } => self.on_settled(id),
             Event::Exited { id, code, signal } => self.on_exited(now, id, code, signal),
+            Event::Probed { id, exited } => self.on_probed(now, id, exited),
             Event::Samples(samples) => self.on_samples(now, samples),
             Event::PackageChanged { id, version } => self.on_package_changed(now, id, version),
             Event::Tick => {}
@@ -211,7 +212,7 @@ impl Supervisor {
 
     fn on_forked(&mut self, now: Instant, id: WorkerId, pid: u32) {
         let Some(worker) = self.workers.get_mut(&id) else {
-            return self.unknown(id, "forked");
+            return self.kill_stray(id, pid);
         };
         worker.pid = Some(pid);
         worker.started_at = now;
@@ -275,7 +276,7 @@ impl Supervisor {
         self.debug(Some(tag), format!("worker {} is ready", tag.slot));
         match purpose {
             Purpose::Serve => {}
-            Purpose::Reload => self.on_reload_worker_ready(now),
+            Purpose::Reload => self.on_reload_worker_ready(now, id),
             Purpose::Replace { old, reason } => self.promote_replacement(now, id, old, reason),
         }
     }
@@ -343,14 +344,9 @@ impl Supervisor {
 
 fn worker_deadlines(worker: &Worker) -> impl Iterator<Item = Instant> {
     let ready = worker.ready_by.filter(|_| worker.phase == Phase::Starting);
-    let (term, kill) = match worker.phase {
-        Phase::Retiring(r) => {
-            let term = matches!(r.stage, RetireStage::Draining | RetireStage::Settling);
-            // Without a pid the kill deadline is when the never-forked worker is given up.
-            let kill = r.stage != RetireStage::Killed;
-            (term.then_some(r.term_at), kill.then_some(r.kill_at))
-        }
-        _ => (None, None),
+    let retire = match worker.phase {
+        Phase::Retiring(r) => r.next_deadline(),
+        _ => None,
     };
-    ready.into_iter().chain(term).chain(kill)
+    ready.into_iter().chain(retire)
 }

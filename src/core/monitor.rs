@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::command::{Command, KillSignal, Notice};
-use super::event::{Reading, Sample, WorkerId};
+use super::event::{Reading, Sample, SampleResult, WorkerId};
 use super::worker::{Purpose, Worker};
 use super::Supervisor;
 
@@ -14,9 +14,14 @@ impl Supervisor {
     pub(super) fn toggle_pause(&mut self) {
         let paused = !self.paused;
         self.set_paused(paused, "SIGUSR2");
-        let pids: Vec<u32> = self.workers.values().filter_map(|w| w.pid).collect();
-        for pid in pids {
+        let targets: Vec<(WorkerId, u32)> = self
+            .workers
+            .values()
+            .filter_map(|w| Some((w.id, w.pid?)))
+            .collect();
+        for (id, pid) in targets {
             self.out.push(Command::Kill {
+                id,
                 pid,
                 signal: KillSignal::Usr2,
             });
@@ -80,9 +85,15 @@ impl Supervisor {
             if !eligible {
                 continue;
             }
-            match sample.reading {
-                Some(reading) => self.judge(now, sample.id, reading),
-                None => self.condemn(now, sample.id, "could not be sampled".into()),
+            match sample.result {
+                SampleResult::Read(reading) => self.judge(now, sample.id, reading),
+                SampleResult::Unreadable => {
+                    self.condemn(now, sample.id, "could not be sampled".into())
+                }
+                // Its exit is on the way: that, not a replacement, takes care of the slot.
+                SampleResult::Exited => {
+                    self.debug(self.tag(sample.id), "sampled after it exited".into())
+                }
             }
         }
     }

@@ -11,6 +11,20 @@ pub enum ReadyOn {
     Message,
 }
 
+/// How a reload hands a slot over to its new worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Swap {
+    /// Each old worker is retired as soon as its own replacement is ready (4.x behaviour).
+    Slot,
+    /// The old workers of a batch are retired once every new worker of the batch is ready;
+    /// one failure rolls the whole batch back.
+    Batch,
+}
+
+/// Fast crashes in a row restarted at the plain 4.x pace (`WORKER_THROTTLE` minus the
+/// worker's life) before the back-off starts doubling.
+pub const PACED_CRASHES: u32 = 3;
+
 /// Resource limits; a worker over one for `failures` samples in a row is replaced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
@@ -33,6 +47,8 @@ pub struct Policy {
     pub max_crashes: u32,
     /// Slots replaced at once during a reload; 0 means all of them.
     pub reload_batch: u32,
+    /// Whether a reload swaps slot by slot or batch by batch.
+    pub swap: Swap,
     pub ready_on: ReadyOn,
     pub ready_timeout: Duration,
     /// Whether workers carry the drain module (see `worker-drain.js`).
@@ -48,9 +64,10 @@ impl Policy {
         (self.kill_timeout / 4).min(Duration::from_secs(1))
     }
 
-    /// The delay before restarting after the `streak`-th fast crash in a row.
+    /// The delay before restarting after the `streak`-th fast crash in a row: the throttle
+    /// for the first `PACED_CRASHES`, then doubling each time, capped at `max_throttle`.
     pub fn backoff(&self, streak: u32) -> Duration {
-        let doublings = streak.saturating_sub(1).min(20);
+        let doublings = streak.saturating_sub(PACED_CRASHES).min(20);
         let grown = self.throttle.saturating_mul(1u32 << doublings);
         grown.min(self.max_throttle.max(self.throttle))
     }
@@ -73,6 +90,7 @@ impl Default for Policy {
             max_throttle: Duration::from_secs(30),
             max_crashes: 10,
             reload_batch: 0,
+            swap: Swap::Slot,
             ready_on: ReadyOn::Listening,
             ready_timeout: Duration::from_secs(30),
             drain: true,

@@ -1,15 +1,18 @@
 //! Transactional, coalescing, optionally rolling reloads.
 //!
-//! A reload replaces the slots batch by batch (`Policy::batch_size`). A batch takes over
-//! only when all its new workers are ready; then its old workers are retired. A new worker
-//! that dies or misses the ready timeout fails the reload: the batch's new workers are
-//! retired and the old ones keep serving. A reload asked for during a reload runs once after.
+//! A reload replaces the slots batch by batch (`Policy::batch_size`), forking a batch's new
+//! workers at once. Swapping by slot (the default), each old worker is retired as soon as its
+//! own replacement is ready; swapping by batch, once every new worker of the batch is. A new
+//! worker that dies or misses the ready timeout fails the reload: the batch's new workers
+//! that have not taken over are retired and their slots' old workers keep serving. A reload
+//! asked for during a reload runs once after.
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::command::{Command, Notice};
 use super::event::WorkerId;
+use super::policy::Swap;
 use super::worker::{Phase, Purpose};
 use super::Supervisor;
 
@@ -18,6 +21,7 @@ use super::Supervisor;
 pub struct Reload {
     generation: u32,
     pending: VecDeque<u32>,
+    /// The new workers of the current batch that have not taken over their slot yet.
     batch: Vec<WorkerId>,
 }
 
@@ -83,23 +87,38 @@ impl Supervisor {
         }
     }
 
-    /// A worker of the current batch is ready: promote the batch once all of it is.
-    pub(super) fn on_reload_worker_ready(&mut self, now: Instant) {
+    /// A worker of the current batch is ready. Swapping by slot, it takes over its slot at
+    /// once; by batch, the batch takes over once all of it is ready. An empty batch is done.
+    pub(super) fn on_reload_worker_ready(&mut self, now: Instant, id: WorkerId) {
+        let swap = self.policy.swap;
         let Some(reload) = self.reload.as_ref() else {
             return;
         };
-        let all_ready = reload.batch.iter().all(|id| {
+        if !reload.batch.contains(&id) {
+            return;
+        }
+        let taking_over = match swap {
+            Swap::Slot => vec![id],
+            Swap::Batch if self.all_ready(&reload.batch) => reload.batch.clone(),
+            Swap::Batch => return,
+        };
+        if let Some(reload) = self.reload.as_mut() {
+            reload.batch.retain(|b| !taking_over.contains(b));
+        }
+        for id in taking_over {
+            self.promote(now, id);
+        }
+        if self.reload.as_ref().is_some_and(|r| r.batch.is_empty()) {
+            self.start_batch(now);
+        }
+    }
+
+    fn all_ready(&self, ids: &[WorkerId]) -> bool {
+        ids.iter().all(|id| {
             self.workers
                 .get(id)
                 .is_some_and(|w| w.phase == Phase::Ready)
-        });
-        if !all_ready {
-            return;
-        }
-        for id in reload.batch.clone() {
-            self.promote(now, id);
-        }
-        self.start_batch(now);
+        })
     }
 
     /// `id` takes over its slot; every other live worker of the slot is retired.
@@ -132,7 +151,8 @@ impl Supervisor {
             .push(Command::Notify(Notice::ReloadDone { generation }));
     }
 
-    /// Roll the current batch back: its new workers go, the old ones keep serving.
+    /// Roll the current batch back: its new workers that have not taken over yet go, and
+    /// the old workers of their slots keep serving.
     pub(super) fn reload_failed(&mut self, now: Instant, reason: String) {
         let Some(reload) = self.reload.take() else {
             return;

@@ -21,19 +21,12 @@ impl Supervisor {
             return;
         };
         if self.slots[slot].incoming.is_none() {
+            // A healthy run (streak 0) lived at least the throttle, so this is zero for it.
             let delay = self
                 .policy
                 .backoff(streak)
                 .saturating_sub(worker.uptime(now));
-            self.schedule_restart(
-                now,
-                worker.slot,
-                if streak == 0 {
-                    Default::default()
-                } else {
-                    delay
-                },
-            );
+            self.schedule_restart(now, worker.slot, delay);
         }
     }
 

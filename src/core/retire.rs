@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use super::command::{Command, KillSignal};
 use super::event::WorkerId;
-use super::worker::{Phase, Retire, RetireStage};
+use super::worker::{Phase, Retire, RetireStage, EXIT_GRACE};
 use super::Supervisor;
 
 impl Supervisor {
@@ -67,29 +67,70 @@ impl Supervisor {
 
     pub(super) fn retire_deadlines(&mut self, now: Instant) {
         self.give_up_unforked(now);
-        let due: Vec<(WorkerId, RetireStage, bool)> = self
+        let due: Vec<(WorkerId, Retire)> = self
             .workers
             .values()
             .filter(|w| w.pid.is_some())
             .filter_map(|w| match w.phase {
-                Phase::Retiring(r) => Some((w.id, r, w.pid)),
+                Phase::Retiring(r) if r.next_deadline().is_some_and(|at| at <= now) => {
+                    Some((w.id, r))
+                }
                 _ => None,
             })
-            .filter_map(|(id, r, _)| {
-                let kill = r.stage != RetireStage::Killed && now >= r.kill_at;
-                let term = matches!(r.stage, RetireStage::Draining | RetireStage::Settling)
-                    && now >= r.term_at;
-                (kill || term).then_some((id, r.stage, kill))
-            })
             .collect();
-        for (id, stage, kill) in due {
-            if kill {
-                self.kill(id, stage);
-            } else {
-                self.debug(self.tag(id), "drain did not finish in time".into());
-                self.terminate(id);
+        for (id, r) in due {
+            match r.stage {
+                RetireStage::Draining | RetireStage::Settling if now < r.kill_at => {
+                    self.debug(self.tag(id), "drain did not finish in time".into());
+                    self.terminate(id);
+                }
+                RetireStage::Killed => self.probe(id),
+                RetireStage::Probing => {}
+                stage => self.kill(now, id, stage),
             }
         }
+    }
+
+    /// No exit was reported in `EXIT_GRACE` after SIGKILL: ask whether the process is gone.
+    fn probe(&mut self, id: WorkerId) {
+        self.set_stage(id, RetireStage::Probing);
+        if let Some(pid) = self.workers.get(&id).and_then(|w| w.pid) {
+            self.out.push(Command::Probe { id, pid });
+        }
+    }
+
+    /// The probe's answer: a process that has ended is handled as its exit; one that still
+    /// exists after SIGKILL (stuck in the kernel) is no longer waited for.
+    pub(super) fn on_probed(&mut self, now: Instant, id: WorkerId, exited: bool) {
+        if self.stage(id) != Some(RetireStage::Probing) {
+            return;
+        }
+        if exited {
+            return self.on_exited(now, id, None, None);
+        }
+        if let Some(worker) = self.workers.remove(&id) {
+            let text = format!(
+                "worker {} (pid {}) still exists {} ms after SIGKILL; no longer waiting for it",
+                worker.slot,
+                super::restart::pid_text(worker.pid),
+                EXIT_GRACE.as_millis()
+            );
+            self.error(Some(worker.tag()), text);
+        }
+    }
+
+    /// A worker forked after the core gave it up (its fork was confirmed too late, e.g. while
+    /// the JS thread was stalled) would serve unsupervised: kill it.
+    pub(super) fn kill_stray(&mut self, id: WorkerId, pid: u32) {
+        self.error(
+            None,
+            format!("worker #{id} (pid {pid}) started after it was given up: killing it"),
+        );
+        self.out.push(Command::Kill {
+            id,
+            pid,
+            signal: KillSignal::Kill,
+        });
     }
 
     /// A worker retired before its fork was confirmed, and still unconfirmed at the kill
@@ -117,20 +158,26 @@ impl Supervisor {
         self.set_stage(id, RetireStage::Terminating);
         if let Some(pid) = self.workers.get(&id).and_then(|w| w.pid) {
             self.out.push(Command::Kill {
+                id,
                 pid,
                 signal: KillSignal::Term,
             });
         }
     }
 
-    fn kill(&mut self, id: WorkerId, stage: RetireStage) {
+    fn kill(&mut self, now: Instant, id: WorkerId, stage: RetireStage) {
         self.set_stage(id, RetireStage::Killed);
+        // A fork confirmed long after its deadline is killed now: the grace counts from here.
+        if let Some(Phase::Retiring(r)) = self.workers.get_mut(&id).map(|w| &mut w.phase) {
+            r.kill_at = now;
+        }
         let Some(pid) = self.workers.get(&id).and_then(|w| w.pid) else {
             return;
         };
         let tag = self.tag(id);
         self.debug(tag, format!("kill timeout passed while {stage:?}: SIGKILL"));
         self.out.push(Command::Kill {
+            id,
             pid,
             signal: KillSignal::Kill,
         });

@@ -24,15 +24,36 @@ pub enum RetireStage {
     Draining,
     Settling,
     Terminating,
+    /// SIGKILL sent; if no exit is reported by `kill_at + EXIT_GRACE`, the process is probed.
     Killed,
+    /// Probed after SIGKILL: the answer decides whether it is gone or given up on.
+    Probing,
 }
+
+/// How long after SIGKILL the core waits for the exit before it asks whether the process
+/// is still there, so that a lost exit report cannot hold up a stop or a reload for good.
+pub const EXIT_GRACE: Duration = Duration::from_secs(1);
 
 /// A retirement in progress, with its two deadlines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retire {
     pub stage: RetireStage,
     pub term_at: Instant,
+    /// When SIGKILL is due; once it is sent (`Killed`), when it was sent.
     pub kill_at: Instant,
+}
+
+impl Retire {
+    /// When this retirement next has something to do on its own.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match self.stage {
+            // Without a pid the kill deadline is when the never-forked worker is given up.
+            RetireStage::AwaitPid | RetireStage::Terminating => Some(self.kill_at),
+            RetireStage::Draining | RetireStage::Settling => Some(self.term_at),
+            RetireStage::Killed => Some(self.kill_at + EXIT_GRACE),
+            RetireStage::Probing => None,
+        }
+    }
 }
 
 /// The life of a worker, from fork to exit.

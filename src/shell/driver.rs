@@ -15,7 +15,7 @@ use super::log::{DebugLayer, Style};
 use super::package::PackageWatch;
 use super::sampler::Sampler;
 use super::socket;
-use crate::core::{Command, Event, KillSignal, Level, Log, Supervisor};
+use crate::core::{Command, Event, KillSignal, Level, Log, Supervisor, WorkerId};
 
 /// Where commands only Node can run go (fork, drain, send, notify, exit).
 pub trait Outbox: Send {
@@ -66,8 +66,8 @@ impl Driver {
     fn feed(&mut self, event: Event) {
         let mut queue = VecDeque::from([event]);
         while let Some(event) = queue.pop_front() {
-            if let Event::Exited { id, .. } = &event {
-                self.forget_handle(*id);
+            if let Event::Exited { id, .. } | Event::Probed { id, exited: true } = &event {
+                self.handles.forget(*id);
             }
             for command in self.core.handle(Instant::now(), event) {
                 queue.extend(self.run_command(command));
@@ -77,9 +77,18 @@ impl Driver {
 
     fn run_command(&mut self, command: Command) -> Option<Event> {
         match command {
-            Command::Kill { pid, signal } => signal_worker(&self.handles, pid, signal),
+            Command::Kill { id, pid, signal } => signal_worker(&self.handles, id, pid, signal),
+            Command::Probe { id, pid } => {
+                let exited = self.handles.has_exited(id, pid);
+                return Some(Event::Probed { id, exited });
+            }
             Command::Sample { targets } => {
-                return self.sampler.sample(&targets).map(Event::Samples)
+                let handles = &self.handles;
+                let has_exited = |id, pid| handles.has_exited(id, pid);
+                return self
+                    .sampler
+                    .sample(&targets, has_exited)
+                    .map(Event::Samples);
             }
             Command::ChmodSocket => self.chmod_socket(),
             Command::RemoveSocket => self.remove_socket(),
@@ -93,13 +102,6 @@ impl Driver {
             other => self.outbox.send(other),
         }
         None
-    }
-
-    fn forget_handle(&self, id: crate::core::WorkerId) {
-        let pid = self.core.workers().find(|w| w.id == id).and_then(|w| w.pid);
-        if let Some(pid) = pid {
-            self.handles.forget(pid);
-        }
     }
 
     fn chmod_socket(&self) {
@@ -125,13 +127,13 @@ impl Driver {
     }
 }
 
-fn signal_worker(handles: &ProcessHandles, pid: u32, signal: KillSignal) {
+fn signal_worker(handles: &ProcessHandles, id: WorkerId, pid: u32, signal: KillSignal) {
     let sig = match signal {
         KillSignal::Term => NixSignal::SIGTERM,
         KillSignal::Kill => NixSignal::SIGKILL,
         KillSignal::Usr2 => NixSignal::SIGUSR2,
     };
-    match handles.signal(pid, sig) {
+    match handles.signal(id, pid, sig) {
         Ok(()) => tracing::debug!("sent {sig} to pid {pid}"),
         Err(nix::errno::Errno::ESRCH) => tracing::debug!("pid {pid} already gone ({sig} not sent)"),
         Err(e) => tracing::error!("could not send {sig} to pid {pid}: {e}"),

@@ -14,7 +14,7 @@ use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crate::core::{Event, Supervisor};
+use crate::core::{Event, Supervisor, WorkerId};
 use crate::error::Error;
 use driver::{Driver, Outbox};
 use signals::SignalThread;
@@ -72,8 +72,13 @@ impl Shell {
     }
 
     /// A worker was just forked (call on Node's main thread): take a handle on its process.
-    pub fn forked(&self, pid: u32) {
-        self.handles.open(pid);
+    pub fn forked(&self, id: WorkerId, pid: u32) {
+        self.handles.open(id, pid);
+    }
+
+    /// JS saw `seen` deliveries of signal `number` in all: replay any our handler missed.
+    pub fn catch_up(&self, number: i32, seen: u32) -> u32 {
+        self.signals.catch_up(number, seen)
     }
 
     /// Re-install our handler for a signal JS just re-pinned.

@@ -1,15 +1,25 @@
-//! The master's signals, caught with signal-hook on their own thread.
+//! The master's signals, counted in a signal handler and forwarded from their own thread.
 //!
-//! JS pins the signals first (`process.on(sig, noop)`, so libuv's handler replaces Node's
-//! start-up one), then this registers and chains to libuv's, so user listeners still fire.
+//! JS pins the signals first (`process.on(sig, listener)`, so libuv's handler replaces
+//! Node's start-up one, which would re-raise forever if chained to), then this registers
+//! with signal-hook, which chains to libuv's handler, so user listeners still fire.
 //! If JS later loses its last listener, libuv resets the handler; `rearm` puts ours back.
+//!
+//! Each delivery is counted in the handler itself. A signal that arrives between the JS
+//! pin and this registration reaches only libuv: JS counts what it sees during `init()`
+//! and `catch_up` replays the difference, so no signal sent while `init()` runs is lost.
 
 use std::collections::HashMap;
+use std::io::Read;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR2};
-use signal_hook::iterator::{Handle, Signals};
+use signal_hook::SigId;
 
 use crate::core::{Event, Signal};
 
@@ -21,9 +31,18 @@ pub const HANDLED: [(&str, i32); 4] = [
     ("SIGUSR2", SIGUSR2),
 ];
 
+/// Deliveries per handled signal (same order as `HANDLED`), written by the handler.
+#[derive(Default)]
+struct Counts([AtomicU32; 4]);
+
 /// The signal thread and the handlers it installed.
 pub struct SignalThread {
-    handle: Handle,
+    ids: Vec<SigId>,
+    counts: Arc<Counts>,
+    stop: Arc<AtomicBool>,
+    wake: UnixStream,
+    tx: Sender<Event>,
+    replayed: Mutex<[u32; 4]>,
     thread: Option<JoinHandle<()>>,
     saved: HashMap<i32, libc::sigaction>,
 }
@@ -31,29 +50,34 @@ pub struct SignalThread {
 impl SignalThread {
     /// Register the signals and forward each delivery to the driver as an event.
     pub fn spawn(tx: Sender<Event>) -> std::io::Result<SignalThread> {
-        let mut signals = Signals::new(HANDLED.iter().map(|(_, n)| *n))?;
-        let saved = HANDLED
-            .iter()
-            .filter_map(|(_, n)| Some((*n, current(*n)?)))
-            .collect();
-        let handle = signals.handle();
-        let thread = std::thread::Builder::new()
-            .name("master-process-signals".into())
-            .spawn(move || {
-                for number in signals.forever() {
-                    let Some(signal) = to_core(number) else {
-                        continue;
-                    };
-                    if tx.send(Event::Signal(signal)).is_err() {
-                        break;
-                    }
-                }
-            })?;
-        Ok(SignalThread {
-            handle,
+        let (mut rx, wake) = UnixStream::pair()?;
+        wake.set_nonblocking(true)?;
+        let counts = Arc::new(Counts::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (counts, stop, tx) = (counts.clone(), stop.clone(), tx.clone());
+            std::thread::Builder::new()
+                .name("master-process-signals".into())
+                .spawn(move || forward(&mut rx, &counts, &stop, &tx))?
+        };
+        let mut this = SignalThread {
+            ids: Vec::new(),
+            counts,
+            stop,
+            wake,
+            tx,
+            replayed: Mutex::new([0; 4]),
             thread: Some(thread),
-            saved,
-        })
+            saved: HashMap::new(),
+        };
+        for (index, (_, number)) in HANDLED.iter().enumerate() {
+            let id = register(*number, index, this.counts.clone(), this.wake.as_raw_fd())?;
+            this.ids.push(id);
+            if let Some(action) = current(*number) {
+                this.saved.insert(*number, action);
+            }
+        }
+        Ok(this)
     }
 
     /// Put our handler for `number` back if something replaced it. True if it did.
@@ -67,13 +91,77 @@ impl SignalThread {
         // SAFETY: restores a sigaction read back from the kernel right after registration.
         unsafe { libc::sigaction(number, saved, std::ptr::null_mut()) == 0 }
     }
+
+    /// JS has seen `seen` deliveries of `number` in all; replay those our handler missed
+    /// (they came before it was registered). Returns how many were replayed now.
+    pub fn catch_up(&self, number: i32, seen: u32) -> u32 {
+        let (Some(index), Some(signal)) = (index_of(number), to_core(number)) else {
+            return 0;
+        };
+        let Ok(mut replayed) = self.replayed.lock() else {
+            return 0;
+        };
+        let caught = self.counts.0[index].load(Ordering::SeqCst);
+        let missed = seen.saturating_sub(caught.saturating_add(replayed[index]));
+        replayed[index] += missed;
+        for _ in 0..missed {
+            let _ = self.tx.send(Event::Signal(signal));
+        }
+        missed
+    }
 }
 
 impl Drop for SignalThread {
     fn drop(&mut self) {
-        self.handle.close();
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+        self.stop.store(true, Ordering::SeqCst);
+        wake(self.wake.as_raw_fd());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+    }
+}
+
+/// Count each delivery of `number` and wake the forwarding thread.
+fn register(number: i32, index: usize, counts: Arc<Counts>, fd: RawFd) -> std::io::Result<SigId> {
+    let action = move || {
+        counts.0[index].fetch_add(1, Ordering::SeqCst);
+        wake(fd);
+    };
+    // SAFETY: the action only does an atomic add and a write(2), both async-signal-safe; the
+    // fd stays open until the action is unregistered (`Drop` unregisters first).
+    unsafe { signal_hook::low_level::register(number, action) }
+}
+
+fn wake(fd: RawFd) {
+    // SAFETY: a one-byte write(2) from a buffer we own; a full pipe just means a wake-up is
+    // already pending.
+    unsafe {
+        libc::write(fd, [1u8].as_ptr().cast(), 1);
+    }
+}
+
+/// The forwarding thread: one event per counted delivery, in the order of `HANDLED`.
+fn forward(rx: &mut UnixStream, counts: &Counts, stop: &AtomicBool, tx: &Sender<Event>) {
+    let mut sent = [0u32; 4];
+    let mut buf = [0u8; 64];
+    loop {
+        if matches!(rx.read(&mut buf), Ok(0) | Err(_)) || stop.load(Ordering::SeqCst) {
+            return;
+        }
+        for (index, (_, number)) in HANDLED.iter().enumerate() {
+            let Some(signal) = to_core(*number) else {
+                continue;
+            };
+            let total = counts.0[index].load(Ordering::SeqCst);
+            while sent[index] != total {
+                sent[index] = sent[index].wrapping_add(1);
+                if tx.send(Event::Signal(signal)).is_err() {
+                    return;
+                }
+            }
         }
     }
 }
@@ -84,6 +172,10 @@ pub fn number(name: &str) -> Option<i32> {
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, number)| *number)
+}
+
+fn index_of(number: i32) -> Option<usize> {
+    HANDLED.iter().position(|(_, n)| *n == number)
 }
 
 fn to_core(number: i32) -> Option<Signal> {

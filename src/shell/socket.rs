@@ -58,12 +58,55 @@ pub fn prepare(path: &Path) -> Result<Option<&'static str>, SocketError> {
 }
 
 /// Make the bound socket group-writable (`664`), as 4.x did. False if it is not a socket.
+///
+/// On Linux the path is opened once without following a symlink (`O_PATH | O_NOFOLLOW`),
+/// checked through that descriptor and changed through it, so a symlink or file swapped in
+/// between the check and the change is never touched.
+#[cfg(target_os = "linux")]
 pub fn chmod(path: &Path) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let opened = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_NOFOLLOW)
+        .open(path);
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if !file.metadata()?.file_type().is_socket() {
+        return Ok(false);
+    }
+    // An O_PATH descriptor cannot be fchmod()ed; its /proc link names exactly its inode.
+    let by_fd = format!("/proc/self/fd/{}", file.as_raw_fd());
+    fs::set_permissions(by_fd, fs::Permissions::from_mode(0o664))?;
+    Ok(true)
+}
+
+/// Make the bound socket group-writable (`664`), as 4.x did. False if it is not a socket.
+/// Never follows a symlink (`AT_SYMLINK_NOFOLLOW`).
+#[cfg(not(target_os = "linux"))]
+pub fn chmod(path: &Path) -> std::io::Result<bool> {
+    use std::os::unix::ffi::OsStrExt;
     if !is_socket(path) {
         return Ok(false);
     }
-    fs::set_permissions(path, fs::Permissions::from_mode(0o664))?;
-    Ok(true)
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: a NUL-terminated path we own, a mode, and a flag; no pointer is kept.
+    let rc = unsafe {
+        libc::fchmodat(
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            0o664,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if rc == 0 {
+        Ok(true)
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// Remove the socket on exit, only if nobody listens on it: another master may have
@@ -124,6 +167,51 @@ mod tests {
         assert!(remove(&sock).unwrap());
         assert!(!sock.exists());
         assert!(!chmod(&sock).unwrap());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A thread swaps the path between the socket and a symlink to a victim file as fast as
+    /// it can while chmod runs: the victim's mode must never change.
+    #[test]
+    fn chmod_never_follows_a_symlink_swapped_in_under_it() {
+        let dir = temp("swap");
+        let (path, sock, victim) = (dir.join("p"), dir.join("s.sock"), dir.join("victim"));
+        let _listener = UnixListener::bind(&sock).unwrap();
+        fs::write(&victim, "secret").unwrap();
+        fs::set_permissions(&victim, fs::Permissions::from_mode(0o600)).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let swapper = {
+            let (dir, path, sock, victim, stop) = (
+                dir.clone(),
+                path.clone(),
+                sock.clone(),
+                victim.clone(),
+                stop.clone(),
+            );
+            std::thread::spawn(move || {
+                use std::sync::atomic::Ordering;
+                let (tmp_sock, tmp_link) = (dir.join("t.sock"), dir.join("t.link"));
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = fs::remove_file(&tmp_sock);
+                    fs::hard_link(&sock, &tmp_sock).unwrap();
+                    fs::rename(&tmp_sock, &path).unwrap();
+                    let _ = fs::remove_file(&tmp_link);
+                    std::os::unix::fs::symlink(&victim, &tmp_link).unwrap();
+                    fs::rename(&tmp_link, &path).unwrap();
+                }
+            })
+        };
+        let mut changed = 0;
+        for _ in 0..100_000 {
+            if chmod(&path).unwrap_or(false) {
+                changed += 1;
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        swapper.join().unwrap();
+        let mode = fs::metadata(&victim).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "chmod followed a symlink to the victim");
+        assert!(changed > 0, "the socket itself was never changed");
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -8,8 +8,8 @@
 use std::time::{Duration, Instant};
 
 use master_process::core::{
-    Command, Event, KillSignal, Level, Notice, Policy, Reading, Sample, Signal, Supervisor, Worker,
-    WorkerId, WorkerMessage,
+    Command, Event, KillSignal, Level, Notice, Policy, Reading, Sample, SampleResult, Signal,
+    Supervisor, Worker, WorkerId, WorkerMessage,
 };
 
 pub const MB: u64 = 1024 * 1024;
@@ -210,11 +210,28 @@ impl Harness {
         out
     }
 
-    /// Feed one `Samples` event; every command, logs included.
+    /// Feed one `Samples` event, `None` being `SampleResult::Unreadable`; every command,
+    /// logs included.
     pub fn samples_raw(&mut self, readings: &[(WorkerId, Option<Reading>)]) -> Vec<Command> {
-        let samples = readings
+        let results: Vec<(WorkerId, SampleResult)> = readings
             .iter()
-            .map(|&(id, reading)| Sample { id, reading })
+            .map(|&(id, reading)| {
+                let result = reading.map_or(SampleResult::Unreadable, SampleResult::Read);
+                (id, result)
+            })
+            .collect();
+        self.sample_results_raw(&results)
+    }
+
+    /// Feed one `Samples` event of any results (`SampleResult::Exited` included); every
+    /// command, logs included.
+    pub fn sample_results_raw(&mut self, results: &[(WorkerId, SampleResult)]) -> Vec<Command> {
+        let samples = results
+            .iter()
+            .map(|(id, result)| Sample {
+                id: *id,
+                result: result.clone(),
+            })
             .collect();
         self.handle_raw(Event::Samples(samples))
     }
@@ -231,6 +248,11 @@ impl Harness {
             other => panic!("expected one Sample at {:?}, got {other:?}", self.elapsed()),
         }
     }
+}
+
+/// The `Probe` of worker `id` (after SIGKILL and `EXIT_GRACE` without an exit).
+pub fn probe(id: WorkerId) -> Command {
+    Command::Probe { id, pid: pid(id) }
 }
 
 /// A reading of `rss_mb` MiB and `cpu` percent.
@@ -285,6 +307,7 @@ pub fn settle(id: WorkerId) -> Command {
 
 pub fn term(id: WorkerId) -> Command {
     Command::Kill {
+        id,
         pid: pid(id),
         signal: KillSignal::Term,
     }
@@ -292,6 +315,7 @@ pub fn term(id: WorkerId) -> Command {
 
 pub fn sigkill(id: WorkerId) -> Command {
     Command::Kill {
+        id,
         pid: pid(id),
         signal: KillSignal::Kill,
     }
@@ -299,6 +323,7 @@ pub fn sigkill(id: WorkerId) -> Command {
 
 pub fn usr2(id: WorkerId) -> Command {
     Command::Kill {
+        id,
         pid: pid(id),
         signal: KillSignal::Usr2,
     }

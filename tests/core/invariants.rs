@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 
 use super::harness::*;
 use master_process::core::{
-    Command, Event, Limits, Phase, Policy, ReadyOn, RetireStage, Sample, Signal, WorkerMessage,
+    Command, Event, Limits, Phase, Policy, ReadyOn, RetireStage, Sample, SampleResult, Signal,
+    Swap, WorkerMessage,
 };
 
 /// xorshift64*: small, deterministic, good enough to pick events.
@@ -38,6 +39,7 @@ fn random_policy(rng: &mut Rng) -> Policy {
         max_throttle: secs(8),
         max_crashes: [0, 3, 10][rng.below(3) as usize],
         reload_batch: rng.below(workers as u64 + 1) as u32,
+        swap: [Swap::Slot, Swap::Batch][rng.below(2) as usize],
         ready_on: [ReadyOn::Listening, ReadyOn::Message][rng.below(2) as usize],
         ready_timeout: secs(3 + rng.below(20)),
         drain: rng.below(2) == 0,
@@ -121,14 +123,28 @@ fn random_event(rng: &mut Rng, h: &Harness) -> Option<Event> {
                 .iter()
                 .map(|&id| Sample {
                     id,
-                    reading: (rng.below(10) > 0).then(|| {
-                        reading(rng.below(130), rng.below(100) as f64).expect("a reading")
-                    }),
+                    result: match rng.below(20) {
+                        0 => SampleResult::Unreadable,
+                        1 => SampleResult::Exited,
+                        _ => SampleResult::Read(
+                            reading(rng.below(130), rng.below(100) as f64).expect("a reading"),
+                        ),
+                    },
                 })
                 .collect();
             Event::Samples(samples)
         }
         83 if rng.below(4) == 0 => Event::Signal(Signal::Term),
+        85..=86 => Event::Probed {
+            id: rng.pick(&in_stage(RetireStage::Probing))?,
+            exited: rng.below(2) == 0,
+        },
+        // A fork confirmed after the core gave the worker up: ids past the last one are
+        // never known, so the core must kill it.
+        87 if rng.below(4) == 0 => Event::Forked {
+            id: 10_000 + rng.below(1000) as u32,
+            pid: 0,
+        },
         84 if rng.below(8) == 0 => Event::PackageChanged {
             id: rng.pick(&without_pid)?,
             version: "9.9.9".into(),
@@ -142,7 +158,6 @@ fn check(h: &Harness, before: &BTreeSet<u32>, out: &[Command], seed: u64) {
     let sup = &h.sup;
     let after: BTreeSet<u32> = h.ids().into_iter().collect();
     let known: BTreeSet<u32> = before.union(&after).copied().collect();
-    let pids: BTreeSet<u32> = known.iter().map(|&id| pid(id)).collect();
     for command in out {
         match command {
             Command::Fork { id, slot, .. } => {
@@ -153,7 +168,11 @@ fn check(h: &Harness, before: &BTreeSet<u32>, out: &[Command], seed: u64) {
                 assert!(h.worker(*id).is_retiring(), "seed {seed}: {command:?}");
             }
             Command::Send { id, .. } => assert!(after.contains(id), "seed {seed}: {command:?}"),
-            Command::Kill { pid, .. } => assert!(pids.contains(pid), "seed {seed}: {command:?}"),
+            Command::Kill { id, pid: p, .. } | Command::Probe { id, pid: p } => {
+                assert_eq!(*p, pid(*id), "seed {seed}: {command:?}");
+                let stray = *id >= 10_000;
+                assert!(known.contains(id) || stray, "seed {seed}: {command:?}");
+            }
             Command::Sample { targets } => {
                 assert!(
                     targets.iter().all(|(id, _)| after.contains(id)),

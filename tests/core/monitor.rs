@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::harness::*;
 use master_process::core::{
-    Command, Event, Limits, Notice, Policy, Signal, WorkerId, WorkerMessage,
+    Command, Event, Limits, Notice, Policy, SampleResult, Signal, WorkerId, WorkerMessage,
 };
 
 /// Limits: 100 MiB x 3 samples, 90 % CPU x 3 samples, a round every 2 s after 10 s.
@@ -207,6 +207,37 @@ fn a_worker_that_cannot_be_sampled_is_condemned_at_once() {
     assert_eq!(
         out[2..],
         [drain(2), replaced(1, 2, 3, "could not be sampled")]
+    );
+}
+
+#[test]
+fn a_worker_sampled_after_it_exited_is_left_to_its_exit_not_replaced() {
+    let mut h = Harness::new(monitored(2));
+    h.start_all_ready();
+    assert_eq!(first_round(&mut h), [(1, pid(1)), (2, pid(2))]);
+    // Worker 1 is alive but unreadable; worker 2 has ended, its exit not in yet.
+    let out = h.sample_results_raw(&[(1, SampleResult::Unreadable), (2, SampleResult::Exited)]);
+    assert_eq!(
+        debugs(&out),
+        [
+            "replacing worker 0: it could not be sampled",
+            "forking worker 0 of generation 0",
+            "sampled after it exited"
+        ]
+    );
+    assert_eq!(without_logs(out), [fork(3, 0, 0)]);
+    assert!(!h.worker(2).is_retiring());
+    assert_eq!(h.sup.slots()[1].incoming, None);
+    // The exit restarts slot 1 as any crash does (a healthy run: at once).
+    assert_eq!(
+        h.exited(2, 1),
+        [exit(2, 1, Some(1), None, false), fork(4, 1, 0)]
+    );
+    assert_eq!(h.ready(4), [listening(4, 1, 0)]);
+    let out = h.ready(3);
+    assert_eq!(
+        out[2..],
+        [drain(1), replaced(0, 1, 3, "could not be sampled")]
     );
 }
 

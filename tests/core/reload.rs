@@ -1,8 +1,11 @@
-//! Reloads: a new generation per reload, old workers retired only once the whole batch is
-//! ready, coalescing, rolling batches, crashes during a reload and transactional rollback.
+//! Reloads: a new generation per reload, a batch's new workers forked at once, coalescing,
+//! rolling batches and crashes during a reload. Swapping by slot (the default), each old
+//! worker is retired as soon as its own replacement is ready and a failure rolls back only
+//! the slots not swapped yet; swapping by batch (`Swap::Batch`), the old workers are retired
+//! only once the whole batch is ready and a failure rolls the whole batch back.
 
 use super::harness::*;
-use master_process::core::{Event, Policy, Signal, Worker};
+use master_process::core::{Event, Policy, Signal, Swap, Worker};
 
 fn starting(h: &Harness) -> Vec<u32> {
     let fresh = |w: &&Worker| !w.is_ready() && !w.is_retiring();
@@ -11,7 +14,10 @@ fn starting(h: &Harness) -> Vec<u32> {
 
 #[test]
 fn reload_forks_a_new_generation_and_retires_the_old_once_all_are_ready() {
-    let mut h = Harness::new(policy(2));
+    let mut h = Harness::new(Policy {
+        swap: Swap::Batch,
+        ..policy(2)
+    });
     h.start_all_ready();
     assert_eq!(h.hup(), [fork(3, 0, 1), fork(4, 1, 1)]);
     assert_eq!(h.sup.reload_index(), 1);
@@ -33,6 +39,42 @@ fn reload_forks_a_new_generation_and_retires_the_old_once_all_are_ready() {
     assert_eq!(h.ids(), [3, 4]);
     assert!(h.sup.workers().all(|w| w.generation == 1 && w.is_ready()));
     assert_eq!(h.max_live, 4);
+}
+
+#[test]
+fn reload_retires_each_old_worker_as_soon_as_its_own_replacement_is_ready() {
+    let mut h = Harness::new(policy(2));
+    h.start_all_ready();
+    // The whole batch is forked at once, as when swapping by batch.
+    assert_eq!(h.hup(), [fork(3, 0, 1), fork(4, 1, 1)]);
+    assert_eq!(h.live(), 4);
+
+    // Slot 0's new worker is ready: slot 0's old worker goes, slot 1's keeps serving.
+    assert_eq!(h.ready(3), [listening(3, 0, 1), drain(1)]);
+    assert!(h.worker(1).is_retiring());
+    assert!(h.worker(2).is_ready() && !h.worker(2).is_retiring());
+    assert_eq!(h.sup.slots()[0].serving, Some(3));
+    assert_eq!(h.sup.slots()[1].serving, Some(2));
+
+    // Slot 1's new worker is ready: its old worker goes and the reload is done.
+    assert_eq!(h.ready(4), [listening(4, 1, 1), drain(2), reload_done(1)]);
+    assert_eq!(h.sup.slots()[1].serving, Some(4));
+    assert_eq!(h.retire_cleanly(1), NOTHING);
+    assert_eq!(h.retire_cleanly(2), NOTHING);
+    assert_eq!(h.ids(), [3, 4]);
+    assert!(h.sup.workers().all(|w| w.generation == 1 && w.is_ready()));
+    assert_eq!(h.max_live, 4);
+}
+
+#[test]
+fn slots_swap_in_the_order_their_new_workers_get_ready() {
+    let mut h = Harness::new(policy(3));
+    h.start_all_ready();
+    assert_eq!(h.hup(), [fork(4, 0, 1), fork(5, 1, 1), fork(6, 2, 1)]);
+    assert_eq!(h.ready(6), [listening(6, 2, 1), drain(3)]);
+    assert_eq!(h.ready(4), [listening(4, 0, 1), drain(1)]);
+    assert!(!h.worker(2).is_retiring());
+    assert_eq!(h.ready(5), [listening(5, 1, 1), drain(2), reload_done(1)]);
 }
 
 #[test]
@@ -62,25 +104,19 @@ fn many_sighups_during_a_reload_coalesce_into_exactly_one_more() {
         assert_eq!(h.handle_raw(Event::Signal(Signal::Hup)), NOTHING);
         assert_eq!(h.handle_raw(Event::ReloadRequested), NOTHING);
     }
-    assert_eq!(h.ready(3), [listening(3, 0, 1)]);
+    assert_eq!(h.ready(3), [listening(3, 0, 1), drain(1)]);
     assert_eq!(h.hup(), NOTHING);
 
     // Reload 1 is done; the queued one waits until the old generation is gone, so no more
     // than 2 x WORKERS workers are ever alive.
-    assert_eq!(
-        h.ready(4),
-        [listening(4, 1, 1), drain(1), drain(2), reload_done(1)]
-    );
+    assert_eq!(h.ready(4), [listening(4, 1, 1), drain(2), reload_done(1)]);
     assert_eq!(h.hup(), NOTHING);
     assert_eq!(h.retire_cleanly(1), NOTHING);
     assert_eq!(h.retire_cleanly(2), [fork(5, 0, 2), fork(6, 1, 2)]);
     assert_eq!(h.sup.reload_index(), 2);
 
-    assert_eq!(h.ready(5), [listening(5, 0, 2)]);
-    assert_eq!(
-        h.ready(6),
-        [listening(6, 1, 2), drain(3), drain(4), reload_done(2)]
-    );
+    assert_eq!(h.ready(5), [listening(5, 0, 2), drain(3)]);
+    assert_eq!(h.ready(6), [listening(6, 1, 2), drain(4), reload_done(2)]);
     assert_eq!(h.retire_cleanly(3), NOTHING);
     assert_eq!(h.retire_cleanly(4), NOTHING);
 
@@ -95,11 +131,8 @@ fn a_reload_asked_while_the_last_generation_still_drains_waits_for_it() {
     let mut h = Harness::new(policy(2));
     h.start_all_ready();
     h.hup();
-    h.ready(3);
-    assert_eq!(
-        h.ready(4),
-        [listening(4, 1, 1), drain(1), drain(2), reload_done(1)]
-    );
+    assert_eq!(h.ready(3), [listening(3, 0, 1), drain(1)]);
+    assert_eq!(h.ready(4), [listening(4, 1, 1), drain(2), reload_done(1)]);
     // Workers 1 and 2 are still draining: a reload now would make 6 workers alive.
     assert_eq!(h.hup(), NOTHING);
     assert_eq!(h.live(), 4);
@@ -166,6 +199,22 @@ fn rolling_reload_replaces_one_slot_at_a_time() {
 fn rolling_reload_in_batches_of_two() {
     let mut h = Harness::new(Policy {
         reload_batch: 2,
+        ..policy(3)
+    });
+    h.start_all_ready();
+    assert_eq!(h.hup(), [fork(4, 0, 1), fork(5, 1, 1)]);
+    assert_eq!(h.ready(4), [listening(4, 0, 1), drain(1)]);
+    // The next batch starts once every slot of this one has swapped.
+    assert_eq!(h.ready(5), [listening(5, 1, 1), drain(2), fork(6, 2, 1)]);
+    assert_eq!(h.ready(6), [listening(6, 2, 1), drain(3), reload_done(1)]);
+    assert!(h.max_live <= 6);
+}
+
+#[test]
+fn rolling_reload_in_batches_of_two_swapping_by_batch() {
+    let mut h = Harness::new(Policy {
+        reload_batch: 2,
+        swap: Swap::Batch,
         ..policy(3)
     });
     h.start_all_ready();
@@ -253,7 +302,10 @@ fn a_throttled_restart_is_taken_over_by_the_reload_batch() {
 
 #[test]
 fn a_new_worker_exiting_before_ready_rolls_its_batch_back() {
-    let mut h = Harness::new(policy(2));
+    let mut h = Harness::new(Policy {
+        swap: Swap::Batch,
+        ..policy(2)
+    });
     h.start_all_ready();
     assert_eq!(h.hup(), [fork(3, 0, 1), fork(4, 1, 1)]);
     assert_eq!(h.ready(3), [listening(3, 0, 1)]);
@@ -297,6 +349,7 @@ fn a_new_worker_exiting_before_ready_rolls_its_batch_back() {
 fn a_new_worker_missing_the_ready_timeout_rolls_its_batch_back() {
     let mut h = Harness::new(Policy {
         ready_timeout: secs(10),
+        swap: Swap::Batch,
         ..policy(2)
     });
     h.start_all_ready();
@@ -343,11 +396,8 @@ fn a_reload_queued_behind_a_timed_out_one_runs_once_and_is_not_failed() {
     assert_eq!(h.fire(), [drain(3), drain(4), reload_failed(1, reason)]);
     assert_eq!(h.retire_cleanly(3), NOTHING);
     assert_eq!(h.retire_cleanly(4), [fork(5, 0, 2), fork(6, 1, 2)]);
-    assert_eq!(h.ready(5), [listening(5, 0, 2)]);
-    assert_eq!(
-        h.ready(6),
-        [listening(6, 1, 2), drain(1), drain(2), reload_done(2)]
-    );
+    assert_eq!(h.ready(5), [listening(5, 0, 2), drain(1)]);
+    assert_eq!(h.ready(6), [listening(6, 1, 2), drain(2), reload_done(2)]);
     assert_eq!(h.max_live, 4);
 }
 
@@ -370,4 +420,103 @@ fn rollback_of_a_rolling_reload_keeps_the_batches_already_done() {
     assert!(!h.worker(3).is_retiring());
     assert_eq!(h.retire_cleanly(1), NOTHING);
     assert_eq!(h.ids(), [2, 3]);
+}
+
+#[test]
+fn a_new_worker_exiting_before_ready_rolls_back_only_the_slots_not_swapped() {
+    let mut h = Harness::new(policy(2));
+    h.start_all_ready();
+    assert_eq!(h.hup(), [fork(3, 0, 1), fork(4, 1, 1)]);
+    // Slot 0 swaps at once.
+    assert_eq!(h.ready(3), [listening(3, 0, 1), drain(1)]);
+    assert_eq!(h.forked(4), NOTHING);
+
+    let out = h.handle_raw(Event::Exited {
+        id: 4,
+        code: Some(1),
+        signal: None,
+    });
+    let reason = "worker 1 (pid 1004) exited with code 1 before it was ready";
+    assert_eq!(
+        errors(&out),
+        [format!("reload 1 failed and was rolled back: {reason}")]
+    );
+    // Nothing to roll back but slot 1, whose new worker is gone already.
+    assert_eq!(
+        without_logs(out),
+        [exit(4, 1, Some(1), None, false), reload_failed(1, reason)]
+    );
+    // Slot 0 keeps its new worker, slot 1 its old one.
+    assert!(h.worker(3).is_ready() && !h.worker(3).is_retiring());
+    assert!(h.worker(2).is_ready() && !h.worker(2).is_retiring());
+    assert_eq!(h.sup.slots()[0].serving, Some(3));
+    assert_eq!(h.sup.slots()[1].serving, Some(2));
+    assert_eq!(h.retire_cleanly(1), NOTHING);
+    assert_eq!(h.ids(), [2, 3]);
+
+    // A later reload replaces both generations.
+    assert_eq!(h.hup(), [fork(5, 0, 2), fork(6, 1, 2)]);
+    assert_eq!(h.ready(5), [listening(5, 0, 2), drain(3)]);
+    assert_eq!(h.ready(6), [listening(6, 1, 2), drain(2), reload_done(2)]);
+}
+
+#[test]
+fn a_new_worker_missing_the_ready_timeout_rolls_back_only_the_slots_not_swapped() {
+    let mut h = Harness::new(Policy {
+        ready_timeout: secs(10),
+        ..policy(2)
+    });
+    h.start_all_ready();
+    h.advance(secs(1));
+    h.hup();
+    assert_eq!(h.ready(3), [listening(3, 0, 1), drain(1)]);
+    h.forked(4);
+    assert_eq!(h.retire_cleanly(1), NOTHING);
+    assert_eq!(h.deadline(), Some(secs(11)));
+    let out = h.fire_raw();
+    assert_eq!(h.elapsed(), secs(11));
+    let reason = "worker 1 was not ready within 10000 ms";
+    assert_eq!(
+        errors(&out),
+        [format!("reload 1 failed and was rolled back: {reason}")]
+    );
+    assert_eq!(without_logs(out), [drain(4), reload_failed(1, reason)]);
+    assert!(h.worker(3).is_ready() && !h.worker(3).is_retiring());
+    assert!(h.worker(2).is_ready() && !h.worker(2).is_retiring());
+    assert_eq!(h.retire_cleanly(4), NOTHING);
+    assert_eq!(h.ids(), [2, 3]);
+}
+
+#[test]
+fn a_version_that_fails_everywhere_leaves_every_old_worker_untouched() {
+    let mut h = Harness::new(policy(3));
+    h.start_all_ready();
+    h.advance(secs(10));
+    assert_eq!(h.hup(), [fork(4, 0, 1), fork(5, 1, 1), fork(6, 2, 1)]);
+    for id in [4, 5, 6] {
+        assert_eq!(h.forked(id), NOTHING);
+    }
+    // The first new worker to die fails the reload and rolls the others back.
+    let reason = "worker 1 (pid 1005) exited with code 1 before it was ready";
+    assert_eq!(
+        h.exited(5, 1),
+        [
+            exit(5, 1, Some(1), None, false),
+            drain(4),
+            drain(6),
+            reload_failed(1, reason)
+        ]
+    );
+    // The others die too: they are being retired, so their exits are expected.
+    assert_eq!(h.exited(4, 1), [exit(4, 0, Some(1), None, true)]);
+    assert_eq!(h.exited(6, 1), [exit(6, 2, Some(1), None, true)]);
+
+    assert_eq!(h.ids(), [1, 2, 3]);
+    for id in [1, 2, 3] {
+        assert!(h.worker(id).is_ready() && !h.worker(id).is_retiring());
+        assert_eq!(h.worker(id).generation, 0);
+    }
+    // No restart is pending: only the next sampling round.
+    assert_eq!(h.deadline(), Some(secs(3600)));
+    assert_eq!(h.max_live, 6);
 }

@@ -1,7 +1,10 @@
-//! Crashes: restart throttle, exponential back-off, and the crash-loop breaker.
+//! Crashes: restart throttle (the first `PACED_CRASHES` fast crashes in a row at the 4.x
+//! pace), exponential back-off after that, and the crash-loop breaker.
 
 use super::harness::*;
-use master_process::core::{Command, Event, Level, Log, Policy, WorkerTag, EXIT_CRASH_LOOP};
+use master_process::core::{
+    Command, Event, Level, Log, Policy, WorkerTag, EXIT_CRASH_LOOP, PACED_CRASHES,
+};
 
 #[test]
 fn a_short_lived_worker_is_restarted_when_the_throttle_has_passed_since_its_start() {
@@ -101,7 +104,47 @@ fn throttle_zero_restarts_at_once() {
 }
 
 #[test]
-fn backoff_doubles_per_fast_crash_up_to_max_throttle() {
+fn the_first_three_fast_crashes_in_a_row_restart_at_the_throttle_minus_uptime() {
+    let mut h = Harness::new(Policy {
+        max_crashes: 0,
+        ..policy(1)
+    });
+    h.start_all_ready();
+    let mut id = 1;
+    // Each worker listens, lives `uptime` ms, and dies: restarted 1 s after its start.
+    for (uptime, restart_in) in [(200, 800), (500, 500), (900, 100)] {
+        let started = h.elapsed();
+        h.advance(ms(uptime));
+        let out = h.handle_raw(Event::Exited {
+            id,
+            code: Some(1),
+            signal: None,
+        });
+        assert_eq!(
+            debugs(&out).last(),
+            Some(&format!("restarting worker 0 in {restart_in} ms"))
+        );
+        assert_eq!(h.fire(), [fork(id + 1, 0, 0)]);
+        assert_eq!(h.elapsed(), started + secs(1));
+        id += 1;
+        h.ready(id);
+    }
+    assert_eq!(id, 1 + PACED_CRASHES);
+    // The fourth in a row is the first to wait longer: 2 s minus its 200 ms.
+    h.advance(ms(200));
+    let out = h.handle_raw(Event::Exited {
+        id,
+        code: Some(1),
+        signal: None,
+    });
+    assert_eq!(
+        debugs(&out).last().map(String::as_str),
+        Some("restarting worker 0 in 1800 ms")
+    );
+}
+
+#[test]
+fn backoff_doubles_per_fast_crash_after_the_third_up_to_max_throttle() {
     let policy = Policy {
         throttle: secs(1),
         max_throttle: secs(5),
@@ -121,7 +164,7 @@ fn backoff_doubles_per_fast_crash_up_to_max_throttle() {
         id += 1;
         h.forked(id);
     }
-    assert_eq!(delays, [1, 2, 4, 5, 5, 5]);
+    assert_eq!(delays, [1, 1, 1, 2, 4, 5]);
 }
 
 #[test]
@@ -131,10 +174,10 @@ fn backoff_of_the_policy() {
         max_throttle: secs(3),
         ..Policy::default()
     };
-    let got: Vec<u64> = (0..6)
+    let got: Vec<u64> = (0..8)
         .map(|n| policy.backoff(n).as_millis() as u64)
         .collect();
-    assert_eq!(got, [500, 500, 1000, 2000, 3000, 3000]);
+    assert_eq!(got, [500, 500, 500, 500, 1000, 2000, 3000, 3000]);
     assert_eq!(policy.backoff(u32::MAX), secs(3));
     // A max below the throttle never shortens the throttle.
     let low = Policy {
@@ -152,19 +195,22 @@ fn backoff_minus_uptime() {
         ..policy(1)
     });
     h.start_all_ready();
-    h.exited(1, 1);
-    assert_eq!(h.fire(), [fork(2, 0, 0)]);
-    assert_eq!(h.elapsed(), secs(1));
-    h.ready(2);
+    // Three fast crashes at the throttle's pace.
+    for id in 1..=3 {
+        h.exited(id, 1);
+        assert_eq!(h.fire(), [fork(id + 1, 0, 0)]);
+        assert_eq!(h.elapsed(), secs(id as u64));
+    }
+    h.ready(4);
     h.advance(ms(600));
-    // Second fast crash: back-off 2 s, lived 0.6 s: 1.4 s more.
+    // Fourth fast crash: back-off 2 s, lived 0.6 s: 1.4 s more.
     let out = h.handle_raw(Event::Exited {
-        id: 2,
+        id: 4,
         code: Some(1),
         signal: None,
     });
     assert!(debugs(&out).contains(&"restarting worker 0 in 1400 ms".to_string()));
-    assert_eq!(h.deadline(), Some(ms(3000)));
+    assert_eq!(h.deadline(), Some(ms(5000)));
 }
 
 #[test]
@@ -174,22 +220,25 @@ fn a_healthy_run_resets_the_backoff() {
         ..policy(1)
     });
     h.start_all_ready();
-    h.exited(1, 1);
-    h.fire();
-    h.forked(2);
-    h.exited(2, 1);
-    assert_eq!(h.deadline(), Some(secs(3)));
-    assert_eq!(h.fire(), [fork(3, 0, 0)]);
-    h.ready(3);
+    for id in 1..=3 {
+        h.exited(id, 1);
+        h.fire();
+        h.forked(id + 1);
+    }
+    // The fourth fast crash in a row waits 2 s.
+    h.exited(4, 1);
+    assert_eq!(h.deadline(), Some(secs(5)));
+    assert_eq!(h.fire(), [fork(5, 0, 0)]);
+    h.ready(5);
     h.advance(secs(60));
     // Healthy run: at once, and the count starts over.
     assert_eq!(
-        h.exited(3, 1),
-        [exit(3, 0, Some(1), None, false), fork(4, 0, 0)]
+        h.exited(5, 1),
+        [exit(5, 0, Some(1), None, false), fork(6, 0, 0)]
     );
-    h.ready(4);
-    h.exited(4, 1);
-    assert_eq!(h.deadline(), Some(secs(64)));
+    h.ready(6);
+    h.exited(6, 1);
+    assert_eq!(h.deadline(), Some(secs(66)));
 }
 
 #[test]
@@ -205,7 +254,7 @@ fn a_crash_loop_gives_up_with_exit_70_once_the_workers_are_gone() {
     h.forked(3);
     assert_eq!(h.exited(3, 1), [exit(3, 0, Some(1), None, false)]);
     assert_eq!(h.fire(), [fork(4, 0, 0)]);
-    assert_eq!(h.elapsed(), secs(3));
+    assert_eq!(h.elapsed(), secs(2));
     h.forked(4);
 
     let out = h.handle_raw(Event::Exited {
@@ -234,7 +283,7 @@ fn a_crash_loop_gives_up_with_exit_70_once_the_workers_are_gone() {
         ]
     );
     // No restart is pending, only worker 2's retirement.
-    assert_eq!(h.deadline(), Some(secs(3 + 4)));
+    assert_eq!(h.deadline(), Some(secs(2 + 4)));
     assert!(!h.sup.has_exited());
     assert_eq!(h.retire_cleanly(2), [Command::Exit { code: 70 }]);
     assert!(h.sup.has_exited());
@@ -311,11 +360,22 @@ fn a_fast_crash_in_one_slot_does_not_throttle_another() {
     assert_eq!(h.exited(2, 1), [exit(2, 1, Some(1), None, false)]);
     assert_eq!(h.fire(), [fork(3, 0, 0), fork(4, 1, 0)]);
     assert_eq!(h.elapsed(), secs(1));
+    h.ready(4);
     h.ready(3);
     h.advance(ms(100));
     assert_eq!(h.exited(3, 1), [exit(3, 0, Some(1), None, false)]);
-    // Slot 0's second fast crash: 2 s back-off; slot 1 is untouched.
-    assert_eq!(h.deadline(), Some(secs(3)));
+    // Slot 0's second fast crash: paced, 1 s after its start.
+    assert_eq!(h.deadline(), Some(ms(2000)));
+    assert_eq!(h.fire(), [fork(5, 0, 0)]);
+    h.forked(5);
+    h.exited(5, 1);
+    assert_eq!(h.fire(), [fork(6, 0, 0)]);
+    h.forked(6);
+    // Slot 0's fourth fast crash in a row: 2 s back-off. Slot 1's crash did not count, or
+    // this would be the fifth (4 s).
+    assert_eq!(h.exited(6, 1), [exit(6, 0, Some(1), None, false)]);
+    assert_eq!(h.elapsed(), secs(3));
+    assert_eq!(h.deadline(), Some(secs(5)));
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! Retiring one worker: drain, settle, SIGTERM, and SIGKILL at the kill timeout.
+//! Retiring one worker: drain, settle, SIGTERM, SIGKILL at the kill timeout, and a probe
+//! when its exit is not reported within `EXIT_GRACE` (1 s) of the SIGKILL.
 
 use super::harness::*;
 use master_process::core::{Command, Event, Notice, Phase, Policy, RetireStage, Signal};
@@ -58,9 +59,10 @@ fn a_drain_that_never_answers_gets_sigterm_at_the_margin_and_sigkill_at_the_time
     );
     assert_eq!(without_logs(out), [sigkill(1)]);
     assert_eq!(h.elapsed(), secs(15));
-    // Killed: nothing more to do for it but wait for its exit.
-    assert_eq!(h.deadline(), Some(secs(3600)));
+    // Killed: nothing more to do for it but wait for its exit, for EXIT_GRACE.
+    assert_eq!(h.deadline(), Some(secs(16)));
     assert_eq!(h.exited(1, 0), [exit(1, 0, Some(0), None, true)]);
+    assert_eq!(h.deadline(), Some(secs(3600)));
 }
 
 #[test]
@@ -186,6 +188,126 @@ fn retiring_again_keeps_the_first_deadlines() {
     assert_eq!(h.elapsed(), secs(14));
     assert_eq!(h.fire(), [sigkill(1)]);
     assert_eq!(h.elapsed(), secs(15));
-    assert_eq!(h.fire(), [term(2)]);
+    // Worker 1's exit grace ends when worker 2's drain time does.
+    assert_eq!(h.fire(), [probe(1), term(2)]);
     assert_eq!(h.elapsed(), secs(16));
+}
+
+#[test]
+fn an_exit_not_reported_within_the_grace_after_sigkill_gets_a_probe() {
+    let mut h = reloaded_at(
+        Policy {
+            drain: false,
+            ..policy(1)
+        },
+        secs(10),
+    );
+    assert_eq!(h.ready(2), [listening(2, 0, 1), term(1), reload_done(1)]);
+    assert_eq!(h.fire(), [sigkill(1)]);
+    assert_eq!(h.elapsed(), secs(15));
+    // EXIT_GRACE is 1 s.
+    assert_eq!(h.deadline(), Some(secs(16)));
+    assert_eq!(h.fire(), [probe(1)]);
+    assert_eq!(h.elapsed(), secs(16));
+    assert_eq!(stage(&h, 1), Some(RetireStage::Probing));
+    // Waiting for the answer: no deadline of its own.
+    assert_eq!(h.deadline(), Some(secs(3600)));
+}
+
+#[test]
+fn a_probe_finding_the_process_gone_counts_as_its_exit() {
+    let mut h = reloaded_at(policy(1), secs(10));
+    h.ready(2);
+    assert_eq!(h.fire(), [term(1)]);
+    assert_eq!(h.fire(), [sigkill(1)]);
+    assert_eq!(h.fire(), [probe(1)]);
+    let out = h.handle_raw(Event::Probed {
+        id: 1,
+        exited: true,
+    });
+    assert_eq!(debugs(&out), ["worker 0 exited with no code"]);
+    assert_eq!(without_logs(out), [exit(1, 0, None, None, true)]);
+    assert_eq!(h.ids(), [2]);
+    // The real exit, if it comes after all, is of a worker no longer known.
+    let out = h.handle_raw(Event::Exited {
+        id: 1,
+        code: None,
+        signal: Some("SIGKILL".into()),
+    });
+    assert_eq!(debugs(&out), ["ignoring exit of unknown worker #1"]);
+    assert_eq!(without_logs(out), NOTHING);
+}
+
+#[test]
+fn a_process_still_there_after_sigkill_is_given_up_with_an_error() {
+    let mut h = reloaded_at(policy(1), secs(10));
+    h.ready(2);
+    assert_eq!(h.fire(), [term(1)]);
+    assert_eq!(h.fire(), [sigkill(1)]);
+    assert_eq!(h.fire(), [probe(1)]);
+    let out = h.handle_raw(Event::Probed {
+        id: 1,
+        exited: false,
+    });
+    assert_eq!(
+        errors(&out),
+        ["worker 0 (pid 1001) still exists 1000 ms after SIGKILL; no longer waiting for it"]
+    );
+    assert_eq!(without_logs(out), NOTHING);
+    assert_eq!(h.ids(), [2]);
+    assert_eq!(h.deadline(), Some(secs(3600)));
+}
+
+#[test]
+fn a_queued_reload_starts_once_a_process_stuck_after_sigkill_is_given_up() {
+    let mut h = reloaded_at(policy(1), secs(10));
+    assert_eq!(h.ready(2), [listening(2, 0, 1), drain(1), reload_done(1)]);
+    // Worker 1 still retires: the next reload waits for it.
+    assert_eq!(h.hup(), NOTHING);
+    assert_eq!(h.fire(), [term(1)]);
+    assert_eq!(h.fire(), [sigkill(1)]);
+    assert_eq!(h.fire(), [probe(1)]);
+    assert_eq!(
+        h.handle(Event::Probed {
+            id: 1,
+            exited: false
+        }),
+        [fork(3, 0, 2)]
+    );
+    assert_eq!(h.ready(3), [listening(3, 0, 2), drain(2), reload_done(2)]);
+}
+
+#[test]
+fn a_probe_answer_for_a_worker_not_being_probed_changes_nothing() {
+    let mut h = reloaded_at(policy(1), secs(10));
+    h.ready(2);
+    assert_eq!(h.fire(), [term(1)]);
+    assert_eq!(h.fire(), [sigkill(1)]);
+    let before = format!("{:?}", h.sup);
+    // Worker 1 was SIGKILLed but not probed yet, worker 2 serves, worker 9 never was.
+    for id in [1, 2, 9] {
+        for exited in [true, false] {
+            let event = Event::Probed { id, exited };
+            assert_eq!(h.handle_raw(event.clone()), NOTHING, "{event:?}");
+            assert_eq!(format!("{:?}", h.sup), before, "{event:?}");
+        }
+    }
+    assert_eq!(stage(&h, 1), Some(RetireStage::Killed));
+    assert_eq!(h.deadline(), Some(secs(16)));
+}
+
+#[test]
+fn the_exit_grace_counts_from_when_sigkill_was_sent() {
+    let mut h = Harness::new(policy(1));
+    h.start();
+    h.hup();
+    assert_eq!(h.ready(2), [listening(2, 0, 1), reload_done(1)]);
+    assert_eq!(h.deadline(), Some(secs(5)));
+    // The shell was stalled: worker 1's fork is confirmed 2 s past its kill deadline, before
+    // any tick gave it up. It is killed at once, and probed 1 s after that.
+    h.advance_to(secs(7));
+    assert_eq!(h.forked(1), [drain(1), sigkill(1)]);
+    assert_eq!(stage(&h, 1), Some(RetireStage::Killed));
+    assert_eq!(h.deadline(), Some(secs(8)));
+    assert_eq!(h.fire(), [probe(1)]);
 }

@@ -1,4 +1,5 @@
-//! Stopping: every worker retired, SIGKILL at the kill timeout, socket removed, exit code.
+//! Stopping: every worker retired, SIGKILL at the kill timeout, a probe when a SIGKILLed
+//! worker's exit is not reported, socket removed, exit code.
 
 use super::harness::*;
 use master_process::core::{Command, Event, Policy, Signal, EXIT_PACKAGE_CHANGED};
@@ -20,8 +21,8 @@ fn a_worker_ignoring_sigterm_gets_sigkill_exactly_at_the_kill_timeout() {
     assert_eq!(h.deadline(), Some(secs(6)));
     assert_eq!(h.fire(), [sigkill(2)]);
     assert_eq!(h.elapsed(), secs(6));
-    // Nothing more to wait for but the exit.
-    assert_eq!(h.sup.poll_timeout(), None);
+    // Nothing more to wait for but the exit, for EXIT_GRACE (1 s).
+    assert_eq!(h.deadline(), Some(secs(7)));
     assert_eq!(
         h.signalled(2, "SIGKILL"),
         [
@@ -267,4 +268,49 @@ fn a_worker_that_never_reports_its_fork_does_not_hold_the_stop_forever() {
     assert_eq!(h.elapsed(), secs(5));
     assert_eq!(errors(&out), ["worker 0 never started; forgotten"]);
     assert_eq!(without_logs(out), [Command::Exit { code: 0 }]);
+}
+
+#[test]
+fn stop_finishes_when_the_exit_of_a_sigkilled_worker_is_never_reported() {
+    let mut h = Harness::new(policy(1));
+    h.start_all_ready();
+    assert_eq!(h.signal(Signal::Int), [stopping(0, "SIGINT"), drain(1)]);
+    assert_eq!(h.fire(), [term(1)]);
+    assert_eq!(h.fire(), [sigkill(1)]);
+    assert_eq!(h.elapsed(), secs(5));
+    assert_eq!(h.fire(), [probe(1)]);
+    assert_eq!(h.elapsed(), secs(6));
+    assert_eq!(h.sup.poll_timeout(), None);
+    assert_eq!(
+        h.handle(Event::Probed {
+            id: 1,
+            exited: true
+        }),
+        [exit(1, 0, None, None, true), Command::Exit { code: 0 }]
+    );
+    assert!(h.sup.has_exited());
+}
+
+#[test]
+fn stop_finishes_when_a_sigkilled_worker_is_stuck() {
+    let mut h = Harness::new(policy(2));
+    h.start_all_ready();
+    assert_eq!(
+        h.signal(Signal::Term),
+        [stopping(0, "SIGTERM"), drain(1), drain(2)]
+    );
+    assert_eq!(h.retire_cleanly(1), NOTHING);
+    assert_eq!(h.fire(), [term(2)]);
+    assert_eq!(h.fire(), [sigkill(2)]);
+    assert_eq!(h.fire(), [probe(2)]);
+    let out = h.handle_raw(Event::Probed {
+        id: 2,
+        exited: false,
+    });
+    assert_eq!(
+        errors(&out),
+        ["worker 1 (pid 1002) still exists 1000 ms after SIGKILL; no longer waiting for it"]
+    );
+    assert_eq!(without_logs(out), [Command::Exit { code: 0 }]);
+    assert!(h.sup.has_exited());
 }

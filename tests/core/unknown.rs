@@ -1,8 +1,9 @@
 //! Events about a worker the supervisor never forked (or that is gone) change nothing but a
-//! debug line.
+//! debug line; except `Forked`: a process the core does not know would serve unsupervised,
+//! so it is killed.
 
 use super::harness::*;
-use master_process::core::{Command, Event, Level, Log, Policy, WorkerMessage};
+use master_process::core::{Command, Event, KillSignal, Level, Log, Policy, WorkerMessage};
 
 /// The state of the supervisor, as text, to compare before and after an event.
 fn snapshot(h: &Harness) -> String {
@@ -16,6 +17,23 @@ fn ignored(what: &str, id: u32) -> Vec<Command> {
         worker: None,
         text,
     })]
+}
+
+/// What a `Forked` of unknown worker `id` with `pid` says: an error and SIGKILL.
+fn stray_killed(id: u32, pid: u32) -> Vec<Command> {
+    let text = format!("worker #{id} (pid {pid}) started after it was given up: killing it");
+    vec![
+        Command::Log(Log {
+            level: Level::Error,
+            worker: None,
+            text,
+        }),
+        Command::Kill {
+            id,
+            pid,
+            signal: KillSignal::Kill,
+        },
+    ]
 }
 
 /// A running master in the middle of things: a reload in progress, a worker retiring,
@@ -36,7 +54,6 @@ fn busy() -> Harness {
 fn events_of_a_worker_never_forked_change_nothing_but_a_debug_line() {
     let mut h = busy();
     let events = [
-        ("forked", Event::Forked { id: 99, pid: 4242 }),
         (
             "listening",
             Event::Listening {
@@ -93,6 +110,42 @@ fn events_of_a_worker_never_forked_change_nothing_but_a_debug_line() {
 }
 
 #[test]
+fn forked_of_a_worker_never_known_kills_it_and_changes_nothing_else() {
+    let mut h = busy();
+    let before = snapshot(&h);
+    let deadline = h.sup.poll_timeout();
+    assert_eq!(
+        h.handle_raw(Event::Forked { id: 99, pid: 4242 }),
+        stray_killed(99, 4242)
+    );
+    assert_eq!(snapshot(&h), before);
+    assert_eq!(h.sup.poll_timeout(), deadline);
+}
+
+#[test]
+fn a_worker_given_up_before_its_fork_was_confirmed_is_killed_when_the_fork_arrives() {
+    let mut h = Harness::new(policy(1));
+    assert_eq!(h.start(), [fork(1, 0, 0)]);
+    // Worker 1 never reported Forked; the reload's worker is ready first.
+    assert_eq!(h.hup(), [fork(2, 0, 1)]);
+    assert_eq!(h.ready(2), [listening(2, 0, 1), reload_done(1)]);
+    // Still no pid at its kill deadline: given up.
+    let out = h.fire_raw();
+    assert_eq!(h.elapsed(), secs(5));
+    assert_eq!(errors(&out), ["worker 0 never started; forgotten"]);
+    assert_eq!(without_logs(out), NOTHING);
+    assert_eq!(h.ids(), [2]);
+    // Its fork is confirmed after all: the process must not run unsupervised.
+    h.advance(secs(1));
+    assert_eq!(
+        h.handle_raw(Event::Forked { id: 1, pid: pid(1) }),
+        stray_killed(1, pid(1))
+    );
+    assert_eq!(h.ids(), [2]);
+    assert_eq!(h.deadline(), Some(secs(3600)));
+}
+
+#[test]
 fn drain_settle_and_samples_of_an_unknown_worker_are_silent() {
     let mut h = busy();
     let before = snapshot(&h);
@@ -132,7 +185,7 @@ fn events_of_a_worker_that_already_exited_are_unknown() {
     );
     assert_eq!(
         h.handle_raw(Event::Forked { id: 1, pid: pid(1) }),
-        ignored("forked", 1)
+        stray_killed(1, pid(1))
     );
     assert_eq!(snapshot(&h), before);
     // Exactly one restart came of it.
@@ -142,9 +195,10 @@ fn events_of_a_worker_that_already_exited_are_unknown() {
 #[test]
 fn events_before_start_are_unknown() {
     let mut h = Harness::new(policy(1));
+    // A process the core never asked for is killed all the same.
     assert_eq!(
         h.handle_raw(Event::Forked { id: 1, pid: pid(1) }),
-        ignored("forked", 1)
+        stray_killed(1, pid(1))
     );
     assert_eq!(
         h.handle_raw(Event::Listening {

@@ -59,7 +59,10 @@ impl ProcessHandles {
     /// handle has exited (or was never forked): its pid may belong to anyone now, so it is
     /// not signalled (`ESRCH`).
     pub fn signal(&self, id: WorkerId, pid: u32, signal: Signal) -> nix::Result<()> {
-        let handles = self.handles.lock().map_err(|_| nix::errno::Errno::EDEADLK)?;
+        let handles = self
+            .handles
+            .lock()
+            .map_err(|_| nix::errno::Errno::EDEADLK)?;
         let Some(handle) = handles.get(&id) else {
             return Err(nix::errno::Errno::ESRCH);
         };
@@ -181,7 +184,11 @@ mod tests {
             handles.signal(9, child.id(), Signal::SIGKILL),
             Err(nix::errno::Errno::ESRCH)
         );
-        assert_eq!(child.try_wait().unwrap(), None, "the bystander was signalled");
+        assert_eq!(
+            child.try_wait().unwrap(),
+            None,
+            "the bystander was signalled"
+        );
         child.kill().unwrap();
         child.wait().unwrap();
     }

@@ -35,9 +35,28 @@ function toSettings(options) {
   return settings;
 }
 
-/** libuv's handler must be in place before Rust chains to it (see NOTES-napi.md). */
-function pinSignals() {
-  for (const signal of SIGNALS) process.on(signal, noop);
+/**
+ * Pin each handled signal with a JS listener before Rust registers its handler: the first
+ * listener makes libuv replace Node's start-up handler (which re-raises the signal forever
+ * if another handler chains to it), and Rust's handler then chains to libuv's, so every
+ * listener of the app keeps firing. Until a whole turn of the event loop has passed after
+ * start() (so libuv has dispatched every delivery it took before), the listeners count what they see, so `catchUp` can replay a signal that reached only
+ * libuv because it came before Rust's handler was in place. Returns the way to undo it.
+ */
+function pinSignals(master) {
+  const seen = Object.fromEntries(SIGNALS.map((signal) => [signal, 0]));
+  let counting = true;
+  const listeners = SIGNALS.map((signal) => {
+    const listener = () => {
+      if (counting) master.catchUp(signal, ++seen[signal]);
+    };
+    process.on(signal, listener);
+    return [signal, listener];
+  });
+  return {
+    stopCounting: () => setImmediate(() => setImmediate(() => { counting = false; })),
+    unpin: () => listeners.forEach(([signal, listener]) => process.removeListener(signal, listener)),
+  };
 }
 
 /** A handled signal lost its last listener: libuv reset it, so pin again and rearm Rust. */
@@ -123,15 +142,15 @@ function glue(master, startCwd) {
   const handle = new MasterHandle(master, workers);
   const idOf = (worker) => worker[ID]?.id;
 
-  cluster.on('listening', (worker, address) => {
+  const onListening = (worker, address) => {
     if (idOf(worker) === undefined) return;
     master.listening(idOf(worker), address.addressType === -1 ? String(address.address) : null);
-  });
-  cluster.on('message', (worker, message) => {
+  };
+  const onMessage = (worker, message) => {
     if (idOf(worker) === undefined) return;
     if (typeof message === 'string') master.message(idOf(worker), message);
     else if (message && typeof message.msg === 'string') master.message(idOf(worker), message.msg);
-  });
+  };
   /** Tell the core a worker is gone, once: a failed spawn may emit 'error' and 'exit'. */
   function gone(worker, code, signal) {
     const info = worker[ID];
@@ -140,7 +159,12 @@ function glue(master, startCwd) {
     workers.delete(info.id);
     master.exited(info.id, code ?? null, signal ?? null);
   }
-  cluster.on('exit', (worker, code, signal) => gone(worker, code, signal));
+  const onExit = (worker, code, signal) => gone(worker, code, signal);
+  const clusterListeners = { listening: onListening, message: onMessage, exit: onExit };
+  for (const [event, listener] of Object.entries(clusterListeners)) cluster.on(event, listener);
+  const unglue = () => {
+    for (const [event, listener] of Object.entries(clusterListeners)) cluster.removeListener(event, listener);
+  };
 
   function fork(command) {
     try {
@@ -182,7 +206,7 @@ function glue(master, startCwd) {
     },
     exit: ({ code }) => process.exit(code),
   };
-  return { handle, onCommand: (command) => run[command.kind]?.(command) };
+  return { handle, unglue, onCommand: (command) => run[command.kind]?.(command) };
 }
 
 /**
@@ -199,18 +223,23 @@ function init(options = {}) {
     throw codedError('ERR_NOT_PRIMARY', 'master-process: init() must run in the cluster primary');
   }
   const master = loadMaster(options);
+  const execArgv = cluster.settings.execArgv;
   if (master.drain) {
-    const execArgv = cluster.settings.execArgv ?? process.execArgv;
-    cluster.setupPrimary({ execArgv: [...execArgv, '--require', DRAIN_MODULE] });
+    cluster.setupPrimary({ execArgv: [...(execArgv ?? process.execArgv), '--require', DRAIN_MODULE] });
   }
-  const { handle, onCommand } = glue(master, startDirectory());
-  pinSignals(); // as late as possible: until start() registers Rust's handlers, JS swallows them
+  const { handle, unglue, onCommand } = glue(master, startDirectory());
+  const signals = pinSignals(master); // as late as possible: until start() registers Rust's handlers, only JS sees them
   try {
     master.start(onCommand);
   } catch (error) {
+    // Leave the process as it was: the pins would otherwise swallow SIGTERM and SIGINT.
+    signals.unpin();
+    unglue();
+    cluster.setupPrimary({ execArgv: execArgv ?? process.execArgv });
     exitOnSetupError(error);
     throw error;
   }
+  signals.stopCounting();
   watchSignals(master);
   running = handle;
   return handle;

@@ -1,15 +1,16 @@
-// Crash loops: exponential back-off, then a clean stop with a non-zero exit.
+// Crash loops: the 4.x pace first, then exponential back-off, then a clean stop with a
+// non-zero exit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startMaster, freePort, alive } from './helpers.mjs';
 
-test('a worker that keeps crashing at start backs off, then the master gives up with exit 70', async (t) => {
+test('a crashing worker restarts at the 4.x pace three times, then backs off, then the master gives up with exit 70', async (t) => {
   const master = startMaster(t, {
     env: {
       PORT: String(await freePort()),
       FIXTURE_MODE: 'throw',
       WORKER_THROTTLE: '300ms',
-      MASTER_PROCESS_MAX_CRASHES: '4',
+      MASTER_PROCESS_MAX_CRASHES: '6',
       DEBUG: 'master-process',
     },
   });
@@ -18,9 +19,12 @@ test('a worker that keeps crashing at start backs off, then the master gives up 
   const delays = master.stderrLines
     .map((l) => Number(/restarting worker 0 in (\d+) ms/.exec(l)?.[1]))
     .filter((n) => !Number.isNaN(n));
-  assert.equal(delays.length, 3, master.transcript());
-  assert.ok(delays[0] < delays[1] && delays[1] < delays[2], `back-off grows: ${delays}`);
-  assert.ok(master.stderrLines.some((l) => /crashed 4 times in a row soon after start; giving up/.test(l)));
+  assert.equal(delays.length, 5, master.transcript());
+  // Crashes 1-3: WORKER_THROTTLE minus the worker's life, as 4.x; then 600 and 1200 minus life.
+  for (const delay of delays.slice(0, 3)) assert.ok(delay <= 300, `4.x pace: ${delays}`);
+  assert.ok(delays[3] > 300 && delays[3] <= 600, `fourth doubles: ${delays}`);
+  assert.ok(delays[4] > 600 && delays[4] <= 1200, `fifth doubles again: ${delays}`);
+  assert.ok(master.stderrLines.some((l) => /crashed 6 times in a row soon after start; giving up/.test(l)));
 });
 
 test('the give-up line is printed without DEBUG, and no worker is left behind', async (t) => {

@@ -52,32 +52,20 @@ export declare class Master {
   catchUp(signal: string, seen: number): number
 }
 
-/** A command for the JS glue: `kind` is `fork`, `drain`, `settle`, `send`, `notify` or `exit`. */
-export interface JsCommand {
-  kind: string
-  /** The core's worker id (`fork`, `drain`, `settle`, `send`). */
-  id?: number
-  /** Extra environment of a forked worker: `PPID`, `RELOAD_INDEX`, `WORKER_INDEX` (+ `PORT`). */
-  env?: Record<string, string>
-  /** The JSON string to `worker.send` (`send`). */
-  message?: string
-  /** The exit code (`exit`). */
-  code?: number
-  /** The event for the handle (`notify`). */
-  notice?: JsNotice
-}
+/** A command for the JS glue, told apart by `kind`. */
+export type JsCommand =
+  | { kind: 'fork'; id: number; index: number; generation: number; port?: string }
+  | { kind: 'drain'; id: number }
+  | { kind: 'settle'; id: number }
+  | { kind: 'send'; id: number; message: string }
+  | { kind: 'notify'; notice: JsNotice }
+  | { kind: 'exit'; code: number }
 
-/** An event of the master handle: `event` is its name, the rest its payload. */
-export interface JsNotice {
-  event: string
-  id?: number
-  pid?: number
-  index?: number
-  generation?: number
-  code?: number
-  signal?: string
-  expected?: boolean
-  reason?: string
-  oldPid?: number
-  newPid?: number
-}
+/** An event of the master handle, told apart by its name `event`; the rest is its payload. */
+export type JsNotice =
+  | { event: 'worker-listening'; id: number; pid: number; index: number; generation: number }
+  | { event: 'worker-exit'; id: number; pid?: number; index: number; code?: number; signal?: string; expected: boolean }
+  | { event: 'reload'; generation: number }
+  | { event: 'reload-failed'; generation: number; reason: string }
+  | { event: 'worker-replaced'; index: number; oldPid?: number; newPid?: number; reason: string }
+  | { event: 'stopping'; code: number; reason: string }

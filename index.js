@@ -2,11 +2,13 @@
 // Public API and thin cluster glue. Every decision is made by the Rust core (src/core);
 // this file pins signals, forwards cluster events, and runs the commands it is handed.
 
-const cluster = require('node:cluster');
+// @types/node declares cluster as a default export; require() returns the object itself.
+const cluster = /** @type {import('node:cluster').Cluster} */ (/** @type {unknown} */ (require('node:cluster')));
 const fs = require('node:fs');
 const path = require('node:path');
 const { EventEmitter } = require('node:events');
 const protocol = require('./lib/protocol.js');
+const { dispatch } = require('./lib/commands.js');
 
 const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGUSR2'];
 const DRAIN_MODULE = path.join(__dirname, 'worker-drain.js');
@@ -18,9 +20,7 @@ let running = null;
 function noop() {}
 
 function codedError(code, message) {
-  const error = new Error(message);
-  error.code = code;
-  return error;
+  return Object.assign(new Error(message), { code });
 }
 
 /** Options as the strings the Rust config reads (numbers of ms, booleans as true/false). */
@@ -28,6 +28,7 @@ function toSettings(options) {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw codedError('ERR_INVALID_ARG_TYPE', `master-process: init(options) takes an object, got ${typeof options}`);
   }
+  /** @type {Record<string, string>} */
   const settings = {};
   for (const [key, value] of Object.entries(options)) {
     if (value !== undefined && value !== null) settings[key] = String(value);
@@ -51,7 +52,7 @@ function pinSignals(master) {
       if (counting) master.catchUp(signal, ++seen[signal]);
     };
     process.on(signal, listener);
-    return [signal, listener];
+    return /** @type {const} */ ([signal, listener]);
   });
   return {
     stopCounting: () => setImmediate(() => setImmediate(() => { counting = false; })),
@@ -86,7 +87,7 @@ function startDirectory() {
 }
 
 function loadMaster(options) {
-  const { Master } = require('./binding.js');
+  const { Master } = /** @type {typeof import('./binding.js')} */ (require('./lib/native.js'));
   try {
     return new Master(toSettings(options), path.join(__dirname, 'package.json'));
   } catch (error) {
@@ -127,13 +128,12 @@ class MasterHandle extends EventEmitter {
     return process.pid;
   }
 
-  /** The workers alive now, as `{ pid, index, reloadIndex }`. */
+  /** The workers alive now, as `{ pid, index, generation }` (`reloadIndex`: the same as `generation`). */
   get workers() {
-    return [...this.#workers.values()].map((w) => ({
-      pid: w.process.pid,
-      index: Number(w[ID].index),
-      reloadIndex: Number(w[ID].generation),
-    }));
+    return [...this.#workers.values()].map((w) => {
+      const { index, generation } = w[ID];
+      return { pid: w.process.pid, index, generation, reloadIndex: generation };
+    });
   }
 }
 
@@ -172,14 +172,20 @@ function glue(master, startCwd) {
     } catch {
       // The start directory is gone: fork where we are, as cluster would.
     }
+    const env = {
+      PPID: String(process.pid),
+      RELOAD_INDEX: String(command.generation),
+      WORKER_INDEX: String(command.index),
+      ...(command.port === undefined ? {} : { PORT: command.port }),
+    };
     let worker;
     try {
-      worker = cluster.fork(command.env);
+      worker = cluster.fork(env);
     } catch {
       master.exited(command.id, null, null); // the core must hear of every fork it asked for
       return;
     }
-    worker[ID] = { id: command.id, index: command.env.WORKER_INDEX, generation: command.env.RELOAD_INDEX };
+    worker[ID] = { id: command.id, index: command.index, generation: command.generation };
     workers.set(command.id, worker);
     worker.on('error', noop); // IPC to a worker that is already gone
     worker.process.on('internalMessage', (message) => {
@@ -195,6 +201,7 @@ function glue(master, startCwd) {
     if (worker?.isConnected()) worker.process.send(message, noop);
   }
 
+  /** @type {import('./lib/commands.js').Runners} */
   const run = {
     fork,
     drain: (command) => send(command, { cmd: protocol.DRAIN }),
@@ -206,7 +213,7 @@ function glue(master, startCwd) {
     },
     exit: ({ code }) => process.exit(code),
   };
-  return { handle, unglue, onCommand: (command) => run[command.kind]?.(command) };
+  return { handle, unglue, onCommand: (command) => dispatch(command, run) };
 }
 
 /**

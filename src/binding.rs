@@ -9,8 +9,9 @@ use napi::Status;
 use napi_derive::napi;
 
 use crate::config::Config;
-use crate::core::{Command, Event, Notice, Supervisor, WorkerMessage};
+use crate::core::{Event, NodeCommand, Notice, Supervisor, WorkerMessage};
 use crate::error::Error;
+use crate::shell::describe::note_json;
 use crate::shell::driver::Outbox;
 use crate::shell::{host, log::Style, package::PackageWatch, signals, socket, Setup, Shell};
 
@@ -19,36 +20,63 @@ type Result<T> = napi::Result<T, String>;
 /// during a crash back-off); it ends with the core's `exit` command.
 type CommandFn = ThreadsafeFunction<JsCommand, (), JsCommand, Status, false, false>;
 
-/// A command for the JS glue: `kind` is `fork`, `drain`, `settle`, `send`, `notify` or `exit`.
-#[napi(object)]
-pub struct JsCommand {
-    pub kind: String,
-    /// The core's worker id (`fork`, `drain`, `settle`, `send`).
-    pub id: Option<u32>,
-    /// Extra environment of a forked worker: `PPID`, `RELOAD_INDEX`, `WORKER_INDEX` (+ `PORT`).
-    pub env: Option<HashMap<String, String>>,
-    /// The JSON string to `worker.send` (`send`).
-    pub message: Option<String>,
-    /// The exit code (`exit`).
-    pub code: Option<i32>,
-    /// The event for the handle (`notify`).
-    pub notice: Option<JsNotice>,
+/// A command for the JS glue, told apart by `kind`.
+#[napi(discriminant = "kind", discriminant_case = "lowercase")]
+pub enum JsCommand {
+    /// `cluster.fork` worker `id` for `WORKER_INDEX` `index` of generation (`RELOAD_INDEX`)
+    /// `generation`; `port` is `PORT` for its environment when given as an option.
+    Fork {
+        id: u32,
+        index: u32,
+        generation: u32,
+        port: Option<String>,
+    },
+    /// Ask the worker's drain module to drain.
+    Drain { id: u32 },
+    /// One more IPC round trip before the worker is signalled.
+    Settle { id: u32 },
+    /// `worker.send` this JSON string.
+    Send { id: u32, message: String },
+    /// Emit an event on the master handle.
+    Notify { notice: JsNotice },
+    /// `process.exit(code)`.
+    Exit { code: i32 },
 }
 
-/// An event of the master handle: `event` is its name, the rest its payload.
-#[napi(object)]
-pub struct JsNotice {
-    pub event: String,
-    pub id: Option<u32>,
-    pub pid: Option<u32>,
-    pub index: Option<u32>,
-    pub generation: Option<u32>,
-    pub code: Option<i32>,
-    pub signal: Option<String>,
-    pub expected: Option<bool>,
-    pub reason: Option<String>,
-    pub old_pid: Option<u32>,
-    pub new_pid: Option<u32>,
+/// An event of the master handle, told apart by its name `event`; the rest is its payload.
+#[napi(discriminant = "event", discriminant_case = "kebab-case")]
+pub enum JsNotice {
+    WorkerListening {
+        id: u32,
+        pid: u32,
+        index: u32,
+        generation: u32,
+    },
+    WorkerExit {
+        id: u32,
+        pid: Option<u32>,
+        index: u32,
+        code: Option<i32>,
+        signal: Option<String>,
+        expected: bool,
+    },
+    Reload {
+        generation: u32,
+    },
+    ReloadFailed {
+        generation: u32,
+        reason: String,
+    },
+    WorkerReplaced {
+        index: u32,
+        old_pid: Option<u32>,
+        new_pid: Option<u32>,
+        reason: String,
+    },
+    Stopping {
+        code: i32,
+        reason: String,
+    },
 }
 
 /// The master: validated settings, then (after `start`) the running Rust supervisor.
@@ -240,129 +268,87 @@ struct JsOutbox {
 }
 
 impl Outbox for JsOutbox {
-    fn send(&self, command: Command) {
-        if let Some(js) = self.convert(command) {
-            self.tsfn.call(js, ThreadsafeFunctionCallMode::NonBlocking);
-        }
+    fn send(&self, command: NodeCommand) {
+        let js = self.convert(command);
+        self.tsfn.call(js, ThreadsafeFunctionCallMode::NonBlocking);
     }
 }
 
 impl JsOutbox {
-    fn convert(&self, command: Command) -> Option<JsCommand> {
-        let plain = |kind: &str, id| JsCommand {
-            kind: kind.into(),
-            id,
-            env: None,
-            message: None,
-            code: None,
-            notice: None,
-        };
-        Some(match command {
-            Command::Fork {
+    fn convert(&self, command: NodeCommand) -> JsCommand {
+        match command {
+            NodeCommand::Fork {
                 id,
                 slot,
                 generation,
-            } => {
-                let mut env = HashMap::from([
-                    ("PPID".to_string(), std::process::id().to_string()),
-                    ("RELOAD_INDEX".to_string(), generation.to_string()),
-                    ("WORKER_INDEX".to_string(), slot.to_string()),
-                ]);
-                if let Some(port) = &self.port {
-                    env.insert("PORT".into(), port.clone());
-                }
-                JsCommand {
-                    env: Some(env),
-                    ..plain("fork", Some(id))
-                }
-            }
-            Command::Drain { id } => plain("drain", Some(id)),
-            Command::Settle { id } => plain("settle", Some(id)),
-            Command::Send { id, message } => JsCommand {
-                message: Some(message),
-                ..plain("send", Some(id))
+            } => JsCommand::Fork {
+                id,
+                index: slot,
+                generation,
+                port: self.port.clone(),
             },
-            Command::Notify(notice) => JsCommand {
-                notice: Some(notice_to_js(notice)),
-                ..plain("notify", None)
+            NodeCommand::Drain { id } => JsCommand::Drain { id },
+            NodeCommand::Settle { id } => JsCommand::Settle { id },
+            NodeCommand::Send { id, note } => JsCommand::Send {
+                id,
+                message: note_json(&note),
             },
-            Command::Exit { code } => JsCommand {
-                code: Some(code),
-                ..plain("exit", None)
+            NodeCommand::Notify(notice) => JsCommand::Notify {
+                notice: notice.into(),
             },
-            _ => return None,
-        })
+            NodeCommand::Exit { code } => JsCommand::Exit { code },
+        }
     }
 }
 
-fn notice_to_js(notice: Notice) -> JsNotice {
-    let empty = |event: &str| JsNotice {
-        event: event.into(),
-        id: None,
-        pid: None,
-        index: None,
-        generation: None,
-        code: None,
-        signal: None,
-        expected: None,
-        reason: None,
-        old_pid: None,
-        new_pid: None,
-    };
-    match notice {
-        Notice::WorkerListening {
-            id,
-            pid,
-            slot,
-            generation,
-        } => JsNotice {
-            id: Some(id),
-            pid: Some(pid),
-            index: Some(slot),
-            generation: Some(generation),
-            ..empty("worker-listening")
-        },
-        Notice::WorkerExit {
-            id,
-            pid,
-            slot,
-            code,
-            signal,
-            expected,
-        } => JsNotice {
-            id: Some(id),
-            pid,
-            index: Some(slot),
-            code,
-            signal,
-            expected: Some(expected),
-            ..empty("worker-exit")
-        },
-        Notice::ReloadDone { generation } => JsNotice {
-            generation: Some(generation),
-            ..empty("reload")
-        },
-        Notice::ReloadFailed { generation, reason } => JsNotice {
-            generation: Some(generation),
-            reason: Some(reason),
-            ..empty("reload-failed")
-        },
-        Notice::WorkerReplaced {
-            slot,
-            old_pid,
-            new_pid,
-            reason,
-        } => JsNotice {
-            index: Some(slot),
-            old_pid,
-            new_pid,
-            reason: Some(reason),
-            ..empty("worker-replaced")
-        },
-        Notice::Stopping { code, reason } => JsNotice {
-            code: Some(code),
-            reason: Some(reason),
-            ..empty("stopping")
-        },
+impl From<Notice> for JsNotice {
+    fn from(notice: Notice) -> Self {
+        match notice {
+            Notice::WorkerListening {
+                id,
+                pid,
+                slot,
+                generation,
+            } => JsNotice::WorkerListening {
+                id,
+                pid,
+                index: slot,
+                generation,
+            },
+            Notice::WorkerExit {
+                id,
+                pid,
+                slot,
+                status,
+                expected,
+            } => JsNotice::WorkerExit {
+                id,
+                pid,
+                index: slot,
+                code: status.code,
+                signal: status.signal,
+                expected,
+            },
+            Notice::ReloadDone { generation } => JsNotice::Reload { generation },
+            Notice::ReloadFailed { generation, reason } => JsNotice::ReloadFailed {
+                generation,
+                reason: reason.to_string(),
+            },
+            Notice::WorkerReplaced {
+                slot,
+                old_pid,
+                new_pid,
+                reason,
+            } => JsNotice::WorkerReplaced {
+                index: slot,
+                old_pid,
+                new_pid,
+                reason: reason.to_string(),
+            },
+            Notice::Stopping { code, reason } => JsNotice::Stopping {
+                code,
+                reason: reason.to_string(),
+            },
+        }
     }
 }

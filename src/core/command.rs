@@ -1,16 +1,18 @@
 //! What the supervisor asks the shell to do: the outputs of `Supervisor::handle`.
 
 use super::event::WorkerId;
+use super::reason::{ExitStatus, FailReason, ReplaceReason, StopReason};
+use super::trace::Trace;
 
 /// Signals the master sends to workers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KillSignal {
+pub enum WorkerSignal {
     Term,
     Kill,
     Usr2,
 }
 
-/// The worker a log line is about.
+/// The worker a trace is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkerTag {
     pub id: WorkerId,
@@ -18,19 +20,17 @@ pub struct WorkerTag {
     pub slot: u32,
 }
 
-/// `Debug` lines show only with `DEBUG=master-process`; `Error` lines always.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Debug,
-    Error,
-}
-
-/// One line for the master's log.
+/// A message the master sends to a worker's `process.on('message')`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Log {
-    pub level: Level,
-    pub worker: Option<WorkerTag>,
-    pub text: String,
+pub enum WorkerNote {
+    /// The worker's RSS is above 80 % of the memory limit: `percent` of it.
+    MemHigh { percent: u64 },
+    /// To the new worker that replaced the faulty `old_pid`.
+    ReplacedFaulty {
+        reason: ReplaceReason,
+        old_pid: Option<u32>,
+        new_pid: Option<u32>,
+    },
 }
 
 /// Events for the JS handle returned by `init()`.
@@ -46,8 +46,7 @@ pub enum Notice {
         id: WorkerId,
         pid: Option<u32>,
         slot: u32,
-        code: Option<i32>,
-        signal: Option<String>,
+        status: ExitStatus,
         expected: bool,
     },
     ReloadDone {
@@ -55,23 +54,23 @@ pub enum Notice {
     },
     ReloadFailed {
         generation: u32,
-        reason: String,
+        reason: FailReason,
     },
     WorkerReplaced {
         slot: u32,
         old_pid: Option<u32>,
         new_pid: Option<u32>,
-        reason: String,
+        reason: ReplaceReason,
     },
     Stopping {
         code: i32,
-        reason: String,
+        reason: StopReason,
     },
 }
 
-/// An output of the state machine.
+/// What only Node's main thread can do: the commands the JS glue runs.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Command {
+pub enum NodeCommand {
     Fork {
         id: WorkerId,
         slot: u32,
@@ -85,16 +84,27 @@ pub enum Command {
     Settle {
         id: WorkerId,
     },
-    /// Send a JSON string message to the worker (`worker.send`).
+    /// `worker.send` a note.
     Send {
         id: WorkerId,
-        message: String,
+        note: WorkerNote,
     },
-    /// Signal the worker through the handle the shell took at its fork (by pid without one).
-    Kill {
+    Notify(Notice),
+    Exit {
+        code: i32,
+    },
+}
+
+/// An output of the state machine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// For the JS glue.
+    Node(NodeCommand),
+    /// Signal the worker through the handle the shell took at its fork.
+    Signal {
         id: WorkerId,
         pid: u32,
-        signal: KillSignal,
+        signal: WorkerSignal,
     },
     /// Find out whether the worker's process has ended; answer with `Event::Probed`.
     Probe {
@@ -107,9 +117,15 @@ pub enum Command {
     },
     ChmodSocket,
     RemoveSocket,
-    Log(Log),
-    Notify(Notice),
-    Exit {
-        code: i32,
+    /// A line for the master's log, about `worker` if any.
+    Trace {
+        worker: Option<WorkerTag>,
+        trace: Trace,
     },
+}
+
+impl From<NodeCommand> for Command {
+    fn from(command: NodeCommand) -> Self {
+        Command::Node(command)
+    }
 }

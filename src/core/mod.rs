@@ -3,25 +3,30 @@
 
 mod command;
 mod event;
+mod lifecycle;
 mod monitor;
 mod policy;
+mod reason;
 mod reload;
 mod restart;
 mod retire;
 mod shutdown;
 mod slot;
+mod trace;
 mod worker;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-pub use command::{Command, KillSignal, Level, Log, Notice, WorkerTag};
+pub use command::{Command, NodeCommand, Notice, WorkerNote, WorkerSignal, WorkerTag};
 pub use event::{Event, Reading, Sample, SampleResult, Signal, WorkerId, WorkerMessage};
 pub use policy::{Limits, Policy, ReadyOn, Swap, PACED_CRASHES};
-pub use worker::{Phase, Purpose, RetireStage, Worker};
-
-use reload::Reload;
+pub use reason::{ExitStatus, FailReason, PauseCause, ReplaceReason, StopReason};
 pub use slot::Slot;
+pub use trace::{Level, OverLimits, Trace};
+pub use worker::{Phase, Purpose, RetireStage, Worker, EXIT_GRACE};
+
+use lifecycle::Lifecycle;
 
 /// Exit code when the master gives up on a worker that keeps crashing at start.
 pub const EXIT_CRASH_LOOP: i32 = 70;
@@ -36,13 +41,9 @@ pub struct Supervisor {
     slots: Vec<Slot>,
     next_id: WorkerId,
     reload_index: u32,
-    reload: Option<Reload>,
-    reload_queued: bool,
-    stopping: Option<i32>,
+    life: Lifecycle,
     paused: bool,
     next_sample: Option<Instant>,
-    started: bool,
-    exited: bool,
     out: Vec<Command>,
 }
 
@@ -56,20 +57,16 @@ impl Supervisor {
             slots,
             next_id: 1,
             reload_index: 0,
-            reload: None,
-            reload_queued: false,
-            stopping: None,
+            life: Lifecycle::Idle,
             paused: false,
             next_sample: None,
-            started: false,
-            exited: false,
             out: Vec::new(),
         }
     }
 
     /// Apply one event at `now`, then every deadline that is due, and return the commands.
     pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Command> {
-        if !self.exited {
+        if self.life != Lifecycle::Exited {
             self.on_event(now, event);
             self.on_timers(now);
             self.run_queued_reload(now);
@@ -80,12 +77,12 @@ impl Supervisor {
 
     /// The next instant at which `handle(now, Event::Tick)` has something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.exited {
+        if self.life == Lifecycle::Exited {
             return None;
         }
         let restarts = self.slots.iter().filter_map(|s| s.restart_at);
         let workers = self.workers.values().flat_map(worker_deadlines);
-        let sample = self.next_sample.filter(|_| self.stopping.is_none());
+        let sample = self.next_sample.filter(|_| self.life.is_running());
         restarts.chain(workers).chain(sample).min()
     }
 
@@ -116,17 +113,17 @@ impl Supervisor {
 
     /// Whether `Event::Start` has been handled.
     pub fn has_started(&self) -> bool {
-        self.started
+        self.life != Lifecycle::Idle
     }
 
     /// Whether a stop is under way (or done).
     pub fn is_stopping(&self) -> bool {
-        self.stopping.is_some()
+        self.life.is_stopping()
     }
 
     /// Whether the supervisor has asked the master to exit.
     pub fn has_exited(&self) -> bool {
-        self.exited
+        self.life == Lifecycle::Exited
     }
 
     fn on_event(&mut self, now: Instant, event: Event) {
@@ -134,13 +131,15 @@ impl Supervisor {
             Event::Start => self.start(now),
             Event::Signal(signal) => self.on_signal(now, signal),
             Event::ReloadRequested => self.request_reload(now),
-            Event::StopRequested => self.request_stop(now, 0, "stop() was called".into()),
+            Event::StopRequested => self.request_stop(now, 0, StopReason::Requested),
             Event::Forked { id, pid } => self.on_forked(now, id, pid),
             Event::Listening { id, socket } => self.on_listening(now, id, socket),
             Event::Message { id, message } => self.on_message(now, id, message),
             Event::Drained { id } => self.on_drained(id),
             Event::Settled { id } => self.on_settled(id),
-            Event::Exited { id, code, signal } => self.on_exited(now, id, code, signal),
+            Event::Exited { id, code, signal } => {
+                self.on_exited(now, id, ExitStatus { code, signal })
+            }
             Event::Probed { id, exited } => self.on_probed(now, id, exited),
             Event::Samples(samples) => self.on_samples(now, samples),
             Event::PackageChanged { id, version } => self.on_package_changed(now, id, version),
@@ -156,14 +155,18 @@ impl Supervisor {
     }
 
     fn start(&mut self, now: Instant) {
-        if self.started {
+        if self.life != Lifecycle::Idle {
             return;
         }
-        self.started = true;
-        self.debug(None, format!("starting {} worker(s)", self.policy.workers));
+        self.life = Lifecycle::Running {
+            reload: None,
+            queued: false,
+        };
+        let workers = self.policy.workers;
+        self.trace(None, Trace::Starting { workers });
         for slot in 0..self.policy.workers {
             let id = self.fork(now, slot, 0, Purpose::Serve);
-            self.slots[slot as usize].serving = Some(id);
+            self.slots[slot as usize].serve(id);
         }
         self.next_sample = Some(now + self.policy.limits.interval);
     }
@@ -171,8 +174,7 @@ impl Supervisor {
     fn on_signal(&mut self, now: Instant, signal: Signal) {
         match signal {
             Signal::Hup => self.request_reload(now),
-            Signal::Term => self.request_stop(now, 0, "SIGTERM".into()),
-            Signal::Int => self.request_stop(now, 0, "SIGINT".into()),
+            Signal::Term | Signal::Int => self.request_stop(now, 0, StopReason::Signal(signal)),
             Signal::Usr2 => self.toggle_pause(),
         }
     }
@@ -198,11 +200,8 @@ impl Supervisor {
         };
         let tag = worker.tag();
         self.workers.insert(id, worker);
-        self.debug(
-            Some(tag),
-            format!("forking worker {slot} of generation {generation}"),
-        );
-        self.out.push(Command::Fork {
+        self.trace(Some(tag), Trace::Forking { slot, generation });
+        self.node(NodeCommand::Fork {
             id,
             slot,
             generation,
@@ -219,7 +218,13 @@ impl Supervisor {
         let tag = worker.tag();
         let awaiting =
             matches!(worker.phase, Phase::Retiring(r) if r.stage == RetireStage::AwaitPid);
-        self.debug(Some(tag), format!("worker {} has pid {pid}", tag.slot));
+        self.trace(
+            Some(tag),
+            Trace::HasPid {
+                slot: tag.slot,
+                pid,
+            },
+        );
         if awaiting {
             self.begin_drain(id);
         }
@@ -233,7 +238,7 @@ impl Supervisor {
         if socket && self.policy.unix_socket {
             self.out.push(Command::ChmodSocket);
         }
-        self.debug(Some(tag), format!("worker {} is listening", tag.slot));
+        self.trace(Some(tag), Trace::Listening { slot: tag.slot });
         if let Some(pid) = tag.pid {
             let notice = Notice::WorkerListening {
                 id,
@@ -241,7 +246,7 @@ impl Supervisor {
                 slot: tag.slot,
                 generation,
             };
-            self.out.push(Command::Notify(notice));
+            self.node(NodeCommand::Notify(notice));
         }
         if self.policy.ready_on == ReadyOn::Listening {
             self.became_ready(now, id);
@@ -257,8 +262,8 @@ impl Supervisor {
                 self.became_ready(now, id)
             }
             WorkerMessage::Ready => {}
-            WorkerMessage::PauseMonitoring => self.set_paused(true, "a worker asked"),
-            WorkerMessage::ResumeMonitoring => self.set_paused(false, "a worker asked"),
+            WorkerMessage::PauseMonitoring => self.set_paused(true, PauseCause::Worker),
+            WorkerMessage::ResumeMonitoring => self.set_paused(false, PauseCause::Worker),
         }
     }
 
@@ -273,7 +278,7 @@ impl Supervisor {
         worker.ready_by = None;
         let purpose = worker.purpose.clone();
         let tag = worker.tag();
-        self.debug(Some(tag), format!("worker {} is ready", tag.slot));
+        self.trace(Some(tag), Trace::Ready { slot: tag.slot });
         match purpose {
             Purpose::Serve => {}
             Purpose::Reload => self.on_reload_worker_ready(now, id),
@@ -281,31 +286,27 @@ impl Supervisor {
         }
     }
 
-    fn on_exited(&mut self, now: Instant, id: WorkerId, code: Option<i32>, signal: Option<String>) {
+    fn on_exited(&mut self, now: Instant, id: WorkerId, status: ExitStatus) {
         let Some(worker) = self.workers.remove(&id) else {
             return self.unknown(id, "exit");
         };
-        let expected = worker.is_retiring() || self.stopping.is_some();
-        let how = match (&code, &signal) {
-            (_, Some(sig)) => format!("signal {sig}"),
-            (Some(code), None) => format!("code {code}"),
-            (None, None) => "no code".to_string(),
+        let expected = worker.is_retiring() || self.life.is_stopping();
+        let slot = worker.slot;
+        let trace = Trace::Exited {
+            slot,
+            status: status.clone(),
         };
-        self.debug(
-            Some(worker.tag()),
-            format!("worker {} exited with {how}", worker.slot),
-        );
+        self.trace(Some(worker.tag()), trace);
         let notice = Notice::WorkerExit {
             id,
             pid: worker.pid,
-            slot: worker.slot,
-            code,
-            signal,
+            slot,
+            status: status.clone(),
             expected,
         };
-        self.out.push(Command::Notify(notice));
+        self.node(NodeCommand::Notify(notice));
         if !expected {
-            self.on_unexpected_exit(now, &worker, how);
+            self.on_unexpected_exit(now, &worker, status);
         }
     }
 
@@ -313,32 +314,29 @@ impl Supervisor {
         if let Some(worker) = self.workers.remove(&id) {
             self.slots[worker.slot as usize].forget(id);
         }
-        let reason = format!("master-process on disk changed to version {version}");
-        self.error(
-            None,
-            format!("{reason}; stopping so the service manager restarts it"),
+        let trace = Trace::PackageChanged {
+            version: version.clone(),
+        };
+        self.trace(None, trace);
+        self.request_stop(
+            now,
+            EXIT_PACKAGE_CHANGED,
+            StopReason::PackageChanged { version },
         );
-        self.request_stop(now, EXIT_PACKAGE_CHANGED, reason);
     }
 
-    fn unknown(&mut self, id: WorkerId, what: &str) {
-        self.debug(None, format!("ignoring {what} of unknown worker #{id}"));
+    fn unknown(&mut self, id: WorkerId, what: &'static str) {
+        self.trace(None, Trace::Unknown { what, id });
     }
 
-    fn debug(&mut self, worker: Option<WorkerTag>, text: String) {
-        self.out.push(Command::Log(Log {
-            level: Level::Debug,
-            worker,
-            text,
-        }));
+    /// Log `trace`, about `worker` if given.
+    fn trace(&mut self, worker: Option<WorkerTag>, trace: Trace) {
+        self.out.push(Command::Trace { worker, trace });
     }
 
-    fn error(&mut self, worker: Option<WorkerTag>, text: String) {
-        self.out.push(Command::Log(Log {
-            level: Level::Error,
-            worker,
-            text,
-        }));
+    /// Ask the JS glue to run `command`.
+    fn node(&mut self, command: NodeCommand) {
+        self.out.push(Command::Node(command));
     }
 }
 

@@ -3,35 +3,34 @@
 
 use std::time::Instant;
 
-use super::command::{Command, KillSignal, Notice};
+use super::command::{Command, NodeCommand, Notice, WorkerNote, WorkerSignal};
 use super::event::{Reading, Sample, SampleResult, WorkerId};
+use super::reason::{PauseCause, ReplaceReason};
+use super::trace::{OverLimits, Trace};
 use super::worker::{Purpose, Worker};
 use super::Supervisor;
-
-const MB: f64 = 1024.0 * 1024.0;
 
 impl Supervisor {
     pub(super) fn toggle_pause(&mut self) {
         let paused = !self.paused;
-        self.set_paused(paused, "SIGUSR2");
+        self.set_paused(paused, PauseCause::Usr2);
         let targets: Vec<(WorkerId, u32)> = self
             .workers
             .values()
             .filter_map(|w| Some((w.id, w.pid?)))
             .collect();
         for (id, pid) in targets {
-            self.out.push(Command::Kill {
+            self.out.push(Command::Signal {
                 id,
                 pid,
-                signal: KillSignal::Usr2,
+                signal: WorkerSignal::Usr2,
             });
         }
     }
 
-    pub(super) fn set_paused(&mut self, paused: bool, why: &str) {
+    pub(super) fn set_paused(&mut self, paused: bool, cause: PauseCause) {
         self.paused = paused;
-        let state = if paused { "paused" } else { "resumed" };
-        self.debug(None, format!("monitoring {state} ({why})"));
+        self.trace(None, Trace::Monitoring { paused, cause });
     }
 
     /// Time for a round of samples: ask the shell for the workers that are due.
@@ -39,7 +38,7 @@ impl Supervisor {
         let Some(at) = self.next_sample else {
             return;
         };
-        if at > now || self.stopping.is_some() {
+        if at > now || !self.life.is_running() {
             return;
         }
         self.next_sample = Some(now + self.policy.limits.interval);
@@ -67,14 +66,14 @@ impl Supervisor {
             .any(|w| w.slot == worker.slot && w.is_retiring());
         slot.serving == Some(worker.id)
             && slot.incoming.is_none()
-            && self.reload.is_none()
+            && self.life.reload().is_none()
             && !slot_retiring
             && !worker.is_retiring()
             && worker.uptime(now) >= self.policy.limits.warmup
     }
 
     pub(super) fn on_samples(&mut self, now: Instant, samples: Vec<Sample>) {
-        if self.paused || self.stopping.is_some() {
+        if self.paused || !self.life.is_running() {
             return;
         }
         for sample in samples {
@@ -87,13 +86,9 @@ impl Supervisor {
             }
             match sample.result {
                 SampleResult::Read(reading) => self.judge(now, sample.id, reading),
-                SampleResult::Unreadable => {
-                    self.condemn(now, sample.id, "could not be sampled".into())
-                }
+                SampleResult::Unreadable => self.condemn(now, sample.id, ReplaceReason::Unsampled),
                 // Its exit is on the way: that, not a replacement, takes care of the slot.
-                SampleResult::Exited => {
-                    self.debug(self.tag(sample.id), "sampled after it exited".into())
-                }
+                SampleResult::Exited => self.trace(self.tag(sample.id), Trace::SampledAfterExit),
             }
         }
     }
@@ -110,42 +105,41 @@ impl Supervisor {
         s.cpu = if over_cpu { s.cpu + 1 } else { 0 };
         let streaks = *s;
         let tag = worker.tag();
-        let rss_mb = reading.rss_bytes as f64 / MB;
         if over_mem || over_cpu {
-            let text = format!(
-                "worker {} over its limits: rss {rss_mb:.1} MB (limit {:.0}), cpu {:.1}% (limit {:.0}%), {} memory / {} cpu samples in a row",
-                tag.slot,
-                limits.max_memory_bytes as f64 / MB,
-                reading.cpu_percent,
-                limits.max_cpu_percent,
-                streaks.memory,
-                streaks.cpu
-            );
-            self.debug(Some(tag), text);
+            let over = OverLimits {
+                slot: tag.slot,
+                rss_bytes: reading.rss_bytes,
+                max_memory_bytes: limits.max_memory_bytes,
+                cpu_percent: reading.cpu_percent,
+                max_cpu_percent: limits.max_cpu_percent,
+                memory_streak: streaks.memory,
+                cpu_streak: streaks.cpu,
+            };
+            self.trace(Some(tag), Trace::OverLimits(over));
         }
-        let perc = reading.rss_bytes.saturating_mul(100) / limits.max_memory_bytes.max(1);
-        if perc > 80 {
-            let message = format!(r#"{{"msg":"mem_high","mem_perc":{perc}}}"#);
-            self.out.push(Command::Send { id, message });
+        let percent = reading.rss_bytes.saturating_mul(100) / limits.max_memory_bytes.max(1);
+        if percent > 80 {
+            let note = WorkerNote::MemHigh { percent };
+            self.node(NodeCommand::Send { id, note });
         }
         if streaks.memory >= limits.mem_failures {
-            self.condemn(now, id, "used too much memory".into());
+            self.condemn(now, id, ReplaceReason::Memory);
         } else if streaks.cpu >= limits.cpu_failures {
-            self.condemn(now, id, "used too much cpu".into());
+            self.condemn(now, id, ReplaceReason::Cpu);
         }
     }
 
     /// Fork a replacement for `id`; the old worker is retired once the new one is ready.
-    fn condemn(&mut self, now: Instant, id: WorkerId, reason: String) {
+    fn condemn(&mut self, now: Instant, id: WorkerId, reason: ReplaceReason) {
         let Some(worker) = self.workers.get_mut(&id) else {
             return;
         };
         worker.streaks = Default::default();
         let (tag, slot, generation) = (worker.tag(), worker.slot, worker.generation);
-        self.debug(Some(tag), format!("replacing worker {slot}: it {reason}"));
+        self.trace(Some(tag), Trace::Replacing { slot, reason });
         let purpose = Purpose::Replace { old: id, reason };
         let new = self.fork(now, slot, generation, purpose);
-        self.slots[slot as usize].incoming = Some(new);
+        self.slots[slot as usize].bring_in(new);
     }
 
     /// A replacement is ready: tell it whom it replaced, then retire the faulty worker.
@@ -154,29 +148,25 @@ impl Supervisor {
         now: Instant,
         id: WorkerId,
         old: WorkerId,
-        reason: String,
+        reason: ReplaceReason,
     ) {
         let new_pid = self.workers.get(&id).and_then(|w| w.pid);
         let old_pid = self.workers.get(&old).and_then(|w| w.pid);
         let slot = self.workers.get(&id).map_or(0, |w| w.slot);
-        let message = serde_json::json!({
-            "msg": "replace_faulty_worker",
-            "reason": reason,
-            "old_pid": old_pid,
-            "new_pid": new_pid,
-        })
-        .to_string();
-        self.out.push(Command::Send { id, message });
+        let note = WorkerNote::ReplacedFaulty {
+            reason,
+            old_pid,
+            new_pid,
+        };
+        self.node(NodeCommand::Send { id, note });
         self.retire(now, old);
-        let s = &mut self.slots[slot as usize];
-        s.serving = Some(id);
-        s.incoming = None;
+        self.slots[slot as usize].take_over(id);
         let notice = Notice::WorkerReplaced {
             slot,
             old_pid,
             new_pid,
             reason,
         };
-        self.out.push(Command::Notify(notice));
+        self.node(NodeCommand::Notify(notice));
     }
 }

@@ -10,9 +10,11 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use super::command::{Command, Notice};
+use super::command::{NodeCommand, Notice};
 use super::event::WorkerId;
 use super::policy::Swap;
+use super::reason::FailReason;
+use super::trace::Trace;
 use super::worker::{Phase, Purpose};
 use super::Supervisor;
 
@@ -27,14 +29,14 @@ pub struct Reload {
 
 impl Supervisor {
     pub(super) fn request_reload(&mut self, now: Instant) {
-        if self.stopping.is_some() || !self.started {
-            return self.debug(None, "reload ignored: not running".into());
+        if !self.life.is_running() {
+            return self.trace(None, Trace::ReloadIgnored);
         }
         if !self.can_start_reload() {
-            if !self.reload_queued {
-                self.debug(None, "reload in progress: one more will follow".into());
+            if !self.life.is_queued() {
+                self.trace(None, Trace::ReloadQueued);
             }
-            self.reload_queued = true;
+            self.life.set_queued(true);
             return;
         }
         self.start_reload(now);
@@ -43,7 +45,7 @@ impl Supervisor {
     /// No reload runs, no worker is still retiring and no replacement is under way, so a
     /// reload keeps within 2 x WORKERS.
     fn can_start_reload(&self) -> bool {
-        self.reload.is_none()
+        self.life.reload().is_none()
             && !self.workers.values().any(|w| w.is_retiring())
             && self.slots.iter().all(|s| s.incoming.is_none())
     }
@@ -51,9 +53,9 @@ impl Supervisor {
     fn start_reload(&mut self, now: Instant) {
         self.reload_index += 1;
         let generation = self.reload_index;
-        self.debug(None, format!("reload {generation} starts"));
+        self.trace(None, Trace::ReloadStarts { generation });
         let pending = (0..self.policy.workers).collect();
-        self.reload = Some(Reload {
+        self.life.set_reload(Reload {
             generation,
             pending,
             batch: Vec::new(),
@@ -63,7 +65,7 @@ impl Supervisor {
 
     fn start_batch(&mut self, now: Instant) {
         let size = self.policy.batch_size() as usize;
-        let Some(reload) = self.reload.as_mut() else {
+        let Some(reload) = self.life.reload_mut() else {
             return;
         };
         let generation = reload.generation;
@@ -74,15 +76,14 @@ impl Supervisor {
         }
         let mut batch = Vec::with_capacity(slots.len());
         for slot in slots {
-            if let Some(old) = self.slots[slot as usize].incoming.take() {
+            if let Some(old) = self.slots[slot as usize].incoming {
                 self.retire(now, old);
             }
-            self.slots[slot as usize].restart_at = None;
             let id = self.fork(now, slot, generation, Purpose::Reload);
-            self.slots[slot as usize].incoming = Some(id);
+            self.slots[slot as usize].bring_in(id);
             batch.push(id);
         }
-        if let Some(reload) = self.reload.as_mut() {
+        if let Some(reload) = self.life.reload_mut() {
             reload.batch = batch;
         }
     }
@@ -91,7 +92,7 @@ impl Supervisor {
     /// once; by batch, the batch takes over once all of it is ready. An empty batch is done.
     pub(super) fn on_reload_worker_ready(&mut self, now: Instant, id: WorkerId) {
         let swap = self.policy.swap;
-        let Some(reload) = self.reload.as_ref() else {
+        let Some(reload) = self.life.reload() else {
             return;
         };
         if !reload.batch.contains(&id) {
@@ -102,13 +103,13 @@ impl Supervisor {
             Swap::Batch if self.all_ready(&reload.batch) => reload.batch.clone(),
             Swap::Batch => return,
         };
-        if let Some(reload) = self.reload.as_mut() {
+        if let Some(reload) = self.life.reload_mut() {
             reload.batch.retain(|b| !taking_over.contains(b));
         }
         for id in taking_over {
             self.promote(now, id);
         }
-        if self.reload.as_ref().is_some_and(|r| r.batch.is_empty()) {
+        if self.life.reload().is_some_and(|r| r.batch.is_empty()) {
             self.start_batch(now);
         }
     }
@@ -135,33 +136,30 @@ impl Supervisor {
         for old in others {
             self.retire(now, old);
         }
-        let s = &mut self.slots[slot as usize];
-        s.serving = Some(id);
-        s.incoming = None;
-        s.restart_at = None;
+        self.slots[slot as usize].take_over(id);
     }
 
     fn finish_reload(&mut self) {
-        let Some(reload) = self.reload.take() else {
+        let Some(reload) = self.life.take_reload() else {
             return;
         };
         let generation = reload.generation;
-        self.debug(None, format!("reload {generation} done"));
-        self.out
-            .push(Command::Notify(Notice::ReloadDone { generation }));
+        self.trace(None, Trace::ReloadDone { generation });
+        self.node(NodeCommand::Notify(Notice::ReloadDone { generation }));
     }
 
     /// Roll the current batch back: its new workers that have not taken over yet go, and
     /// the old workers of their slots keep serving.
-    pub(super) fn reload_failed(&mut self, now: Instant, reason: String) {
-        let Some(reload) = self.reload.take() else {
+    pub(super) fn reload_failed(&mut self, now: Instant, reason: FailReason) {
+        let Some(reload) = self.life.take_reload() else {
             return;
         };
         let generation = reload.generation;
-        self.error(
-            None,
-            format!("reload {generation} failed and was rolled back: {reason}"),
-        );
+        let trace = Trace::ReloadFailed {
+            generation,
+            reason: reason.clone(),
+        };
+        self.trace(None, trace);
         let mut slots = Vec::new();
         for id in reload.batch {
             if let Some(slot) = self.workers.get(&id).map(|w| w.slot) {
@@ -172,15 +170,17 @@ impl Supervisor {
         for slot in slots {
             self.restart_if_empty(now, slot);
         }
-        self.out
-            .push(Command::Notify(Notice::ReloadFailed { generation, reason }));
+        self.node(NodeCommand::Notify(Notice::ReloadFailed {
+            generation,
+            reason,
+        }));
     }
 
     /// Start the reload asked for meanwhile, once the last one's retirements are over.
     /// Checked after every event (`Supervisor::handle`), so nothing else needs to call it.
     pub(super) fn run_queued_reload(&mut self, now: Instant) {
-        if self.reload_queued && self.stopping.is_none() && self.can_start_reload() {
-            self.reload_queued = false;
+        if self.life.is_queued() && self.can_start_reload() {
+            self.life.set_queued(false);
             self.start_reload(now);
         }
     }
@@ -204,14 +204,14 @@ impl Supervisor {
             }
             let tag = self.tag(id);
             let slot = tag.map_or(0, |t| t.slot);
-            let reason = format!(
-                "worker {slot} was not ready within {} ms",
-                self.policy.ready_timeout.as_millis()
-            );
+            let reason = FailReason::NotReadyInTime {
+                slot,
+                timeout_ms: self.policy.ready_timeout.as_millis() as u64,
+            };
             match purpose {
                 Purpose::Reload => self.reload_failed(now, reason),
                 _ => {
-                    self.error(tag, format!("replacement failed: {reason}"));
+                    self.trace(tag, Trace::ReplacementFailed { reason });
                     self.retire(now, id);
                     self.restart_if_empty(now, slot);
                 }

@@ -2,21 +2,21 @@
 
 use std::time::Instant;
 
+use super::reason::{ExitStatus, FailReason, StopReason};
+use super::slot::Role;
+use super::trace::Trace;
 use super::worker::{Purpose, Worker};
 use super::{Supervisor, EXIT_CRASH_LOOP};
 
 impl Supervisor {
     /// A worker that was not being retired has exited.
-    pub(super) fn on_unexpected_exit(&mut self, now: Instant, worker: &Worker, how: String) {
+    pub(super) fn on_unexpected_exit(&mut self, now: Instant, worker: &Worker, status: ExitStatus) {
         let slot = worker.slot as usize;
-        if self.slots[slot].incoming == Some(worker.id) {
-            self.slots[slot].incoming = None;
-            return self.on_incoming_failed(now, worker, how);
+        match self.slots[slot].forget(worker.id) {
+            Role::Incoming => return self.on_incoming_failed(now, worker, status),
+            Role::Gone => return,
+            Role::Serving => {}
         }
-        if self.slots[slot].serving != Some(worker.id) {
-            return;
-        }
-        self.slots[slot].serving = None;
         let Some(streak) = self.count_crash(now, worker) else {
             return;
         };
@@ -31,12 +31,12 @@ impl Supervisor {
     }
 
     /// An incoming worker died before it took over its slot.
-    fn on_incoming_failed(&mut self, now: Instant, worker: &Worker, how: String) {
-        let reason = format!(
-            "worker {} (pid {}) exited with {how} before it was ready",
-            worker.slot,
-            pid_text(worker.pid)
-        );
+    fn on_incoming_failed(&mut self, now: Instant, worker: &Worker, status: ExitStatus) {
+        let reason = FailReason::ExitedBeforeReady {
+            slot: worker.slot,
+            pid: worker.pid,
+            status,
+        };
         match worker.purpose {
             Purpose::Reload => {
                 self.reload_failed(now, reason);
@@ -44,7 +44,7 @@ impl Supervisor {
                 self.restart_if_empty(now, worker.slot);
             }
             _ => {
-                self.error(Some(worker.tag()), format!("replacement failed: {reason}"));
+                self.trace(Some(worker.tag()), Trace::ReplacementFailed { reason });
                 self.restart_if_empty(now, worker.slot);
             }
         }
@@ -55,17 +55,13 @@ impl Supervisor {
         let uptime = worker.uptime(now);
         let fast = uptime < self.policy.throttle
             || (!worker.is_ready() && uptime < self.policy.ready_timeout);
-        let slot = &mut self.slots[worker.slot as usize];
-        slot.fast_crashes = if fast { slot.fast_crashes + 1 } else { 0 };
-        let streak = slot.fast_crashes;
+        let streak = self.slots[worker.slot as usize].count_crash(fast);
         let limit = self.policy.max_crashes;
         if limit > 0 && streak >= limit {
-            let text = format!(
-                "worker {} crashed {streak} times in a row soon after start; giving up (exit {EXIT_CRASH_LOOP})",
-                worker.slot
-            );
-            self.error(Some(worker.tag()), text.clone());
-            self.request_stop(now, EXIT_CRASH_LOOP, text);
+            let slot = worker.slot;
+            self.trace(Some(worker.tag()), Trace::CrashLoop { slot, streak });
+            let reason = StopReason::CrashLoop { slot, streak };
+            self.request_stop(now, EXIT_CRASH_LOOP, reason);
             return None;
         }
         Some(streak)
@@ -74,30 +70,26 @@ impl Supervisor {
     /// Restart a slot left with no worker, with the back-off its crash history earned.
     pub(super) fn restart_if_empty(&mut self, now: Instant, slot: u32) {
         let s = &self.slots[slot as usize];
-        if s.serving.is_none() && s.incoming.is_none() && s.restart_at.is_none() {
+        if s.is_empty() {
             let delay = self.policy.backoff(s.fast_crashes.max(1));
             self.schedule_restart(now, slot, delay);
         }
     }
 
     fn schedule_restart(&mut self, now: Instant, slot: u32, delay: std::time::Duration) {
-        if self.stopping.is_some() {
+        if !self.life.is_running() {
             return;
         }
         if delay.is_zero() {
             return self.restart(now, slot);
         }
-        self.debug(
-            None,
-            format!("restarting worker {slot} in {} ms", delay.as_millis()),
-        );
+        self.trace(None, Trace::RestartIn { slot, delay });
         self.slots[slot as usize].restart_at = Some(now + delay);
     }
 
     fn restart(&mut self, now: Instant, slot: u32) {
-        self.slots[slot as usize].restart_at = None;
         let id = self.fork(now, slot, self.reload_index, Purpose::Serve);
-        self.slots[slot as usize].serving = Some(id);
+        self.slots[slot as usize].serve(id);
     }
 
     pub(super) fn restart_due(&mut self, now: Instant) {
@@ -112,8 +104,4 @@ impl Supervisor {
             self.restart(now, slot);
         }
     }
-}
-
-pub(super) fn pid_text(pid: Option<u32>) -> String {
-    pid.map_or_else(|| "unknown".to_string(), |p| p.to_string())
 }

@@ -2,8 +2,10 @@
 
 use std::time::Instant;
 
-use super::command::{Command, KillSignal};
+use super::command::{Command, NodeCommand, WorkerSignal};
 use super::event::WorkerId;
+use super::reason::ExitStatus;
+use super::trace::Trace;
 use super::worker::{Phase, Retire, RetireStage, EXIT_GRACE};
 use super::Supervisor;
 
@@ -32,9 +34,9 @@ impl Supervisor {
         let slot = &mut self.slots[tag.slot as usize];
         slot.forget(id);
         if healthy {
-            slot.fast_crashes = 0;
+            slot.healthy_run();
         }
-        self.debug(Some(tag), format!("retiring worker {}", tag.slot));
+        self.trace(Some(tag), Trace::Retiring { slot: tag.slot });
         if has_pid {
             self.begin_drain(id);
         }
@@ -44,7 +46,7 @@ impl Supervisor {
     pub(super) fn begin_drain(&mut self, id: WorkerId) {
         if self.policy.drain {
             self.set_stage(id, RetireStage::Draining);
-            self.out.push(Command::Drain { id });
+            self.node(NodeCommand::Drain { id });
         } else {
             self.terminate(id);
         }
@@ -52,15 +54,15 @@ impl Supervisor {
 
     pub(super) fn on_drained(&mut self, id: WorkerId) {
         if self.stage(id) == Some(RetireStage::Draining) {
-            self.debug(self.tag(id), "drained: settling".into());
+            self.trace(self.tag(id), Trace::Drained);
             self.set_stage(id, RetireStage::Settling);
-            self.out.push(Command::Settle { id });
+            self.node(NodeCommand::Settle { id });
         }
     }
 
     pub(super) fn on_settled(&mut self, id: WorkerId) {
         if self.stage(id) == Some(RetireStage::Settling) {
-            self.debug(self.tag(id), "settled: terminating".into());
+            self.trace(self.tag(id), Trace::Settled);
             self.terminate(id);
         }
     }
@@ -81,7 +83,7 @@ impl Supervisor {
         for (id, r) in due {
             match r.stage {
                 RetireStage::Draining | RetireStage::Settling if now < r.kill_at => {
-                    self.debug(self.tag(id), "drain did not finish in time".into());
+                    self.trace(self.tag(id), Trace::DrainLate);
                     self.terminate(id);
                 }
                 RetireStage::Killed => self.probe(id),
@@ -106,30 +108,30 @@ impl Supervisor {
             return;
         }
         if exited {
-            return self.on_exited(now, id, None, None);
+            let status = ExitStatus {
+                code: None,
+                signal: None,
+            };
+            return self.on_exited(now, id, status);
         }
         if let Some(worker) = self.workers.remove(&id) {
-            let text = format!(
-                "worker {} (pid {}) still exists {} ms after SIGKILL; no longer waiting for it",
-                worker.slot,
-                super::restart::pid_text(worker.pid),
-                EXIT_GRACE.as_millis()
-            );
-            self.error(Some(worker.tag()), text);
+            let trace = Trace::StuckAfterKill {
+                slot: worker.slot,
+                pid: worker.pid,
+                grace: EXIT_GRACE,
+            };
+            self.trace(Some(worker.tag()), trace);
         }
     }
 
     /// A worker forked after the core gave it up (its fork was confirmed too late, e.g. while
     /// the JS thread was stalled) would serve unsupervised: kill it.
     pub(super) fn kill_stray(&mut self, id: WorkerId, pid: u32) {
-        self.error(
-            None,
-            format!("worker #{id} (pid {pid}) started after it was given up: killing it"),
-        );
-        self.out.push(Command::Kill {
+        self.trace(None, Trace::StartedAfterGivenUp { id, pid });
+        self.out.push(Command::Signal {
             id,
             pid,
-            signal: KillSignal::Kill,
+            signal: WorkerSignal::Kill,
         });
     }
 
@@ -146,10 +148,8 @@ impl Supervisor {
         for id in lost {
             if let Some(worker) = self.workers.remove(&id) {
                 self.slots[worker.slot as usize].forget(id);
-                self.error(
-                    Some(worker.tag()),
-                    format!("worker {} never started; forgotten", worker.slot),
-                );
+                let slot = worker.slot;
+                self.trace(Some(worker.tag()), Trace::NeverStarted { slot });
             }
         }
     }
@@ -157,10 +157,10 @@ impl Supervisor {
     fn terminate(&mut self, id: WorkerId) {
         self.set_stage(id, RetireStage::Terminating);
         if let Some(pid) = self.workers.get(&id).and_then(|w| w.pid) {
-            self.out.push(Command::Kill {
+            self.out.push(Command::Signal {
                 id,
                 pid,
-                signal: KillSignal::Term,
+                signal: WorkerSignal::Term,
             });
         }
     }
@@ -175,11 +175,11 @@ impl Supervisor {
             return;
         };
         let tag = self.tag(id);
-        self.debug(tag, format!("kill timeout passed while {stage:?}: SIGKILL"));
-        self.out.push(Command::Kill {
+        self.trace(tag, Trace::KillTimeout { stage });
+        self.out.push(Command::Signal {
             id,
             pid,
-            signal: KillSignal::Kill,
+            signal: WorkerSignal::Kill,
         });
     }
 

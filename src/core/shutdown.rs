@@ -2,21 +2,24 @@
 
 use std::time::Instant;
 
-use super::command::{Command, Notice};
+use super::command::{Command, NodeCommand, Notice};
+use super::lifecycle::Lifecycle;
+use super::reason::StopReason;
+use super::trace::Trace;
 use super::Supervisor;
 
 impl Supervisor {
     /// Begin a clean stop ending in `Exit { code }`; a second request changes nothing.
-    pub(super) fn request_stop(&mut self, now: Instant, code: i32, reason: String) {
-        if self.stopping.is_some() {
-            return self.debug(None, format!("already stopping; {reason} ignored"));
+    pub(super) fn request_stop(&mut self, now: Instant, code: i32, reason: StopReason) {
+        if self.life.is_stopping() {
+            return self.trace(None, Trace::AlreadyStopping { reason });
         }
-        self.stopping = Some(code);
-        self.debug(None, format!("stopping ({reason}): retiring every worker"));
-        self.out
-            .push(Command::Notify(Notice::Stopping { code, reason }));
-        self.reload = None;
-        self.reload_queued = false;
+        self.life = Lifecycle::Stopping { code };
+        let trace = Trace::Stopping {
+            reason: reason.clone(),
+        };
+        self.trace(None, trace);
+        self.node(NodeCommand::Notify(Notice::Stopping { code, reason }));
         for slot in &mut self.slots {
             slot.restart_at = None;
         }
@@ -29,17 +32,17 @@ impl Supervisor {
     /// Once stopping and no worker is left: clean the socket and exit. Checked after every
     /// event (`Supervisor::handle`).
     pub(super) fn check_stopped(&mut self) {
-        let Some(code) = self.stopping else {
+        let Lifecycle::Stopping { code } = self.life else {
             return;
         };
-        if !self.workers.is_empty() || self.exited {
+        if !self.workers.is_empty() {
             return;
         }
         if self.policy.unix_socket {
             self.out.push(Command::RemoveSocket);
         }
-        self.debug(None, format!("all workers gone: exiting with code {code}"));
-        self.out.push(Command::Exit { code });
-        self.exited = true;
+        self.trace(None, Trace::Exiting { code });
+        self.node(NodeCommand::Exit { code });
+        self.life = Lifecycle::Exited;
     }
 }

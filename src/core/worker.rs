@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::command::WorkerTag;
 use super::event::WorkerId;
+use super::reason::ReplaceReason;
 
 /// Why a worker is being started next to the one serving its slot.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,7 +14,10 @@ pub enum Purpose {
     /// Part of reload batch `generation`; promoted when the whole batch is ready.
     Reload,
     /// Replaces the faulty worker `old` for `reason`.
-    Replace { old: WorkerId, reason: String },
+    Replace {
+        old: WorkerId,
+        reason: ReplaceReason,
+    },
 }
 
 /// Where a retiring worker is on its way out.

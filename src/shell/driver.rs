@@ -15,11 +15,13 @@ use super::log::{DebugLayer, Style};
 use super::package::PackageWatch;
 use super::sampler::Sampler;
 use super::socket;
-use crate::core::{Command, Event, KillSignal, Level, Log, Supervisor, WorkerId};
+use crate::core::{
+    Command, Event, Level, NodeCommand, Supervisor, Trace, WorkerId, WorkerSignal, WorkerTag,
+};
 
-/// Where commands only Node can run go (fork, drain, send, notify, exit).
+/// Where commands only Node can run go (fork, drain, settle, send, notify, exit).
 pub trait Outbox: Send {
-    fn send(&self, command: Command);
+    fn send(&self, command: NodeCommand);
 }
 
 /// Everything the driver thread owns.
@@ -77,7 +79,8 @@ impl Driver {
 
     fn run_command(&mut self, command: Command) -> Option<Event> {
         match command {
-            Command::Kill { id, pid, signal } => signal_worker(&self.handles, id, pid, signal),
+            Command::Node(node) => return self.run_node(node),
+            Command::Signal { id, pid, signal } => signal_worker(&self.handles, id, pid, signal),
             Command::Probe { id, pid } => {
                 let exited = self.handles.has_exited(id, pid);
                 return Some(Event::Probed { id, exited });
@@ -92,15 +95,19 @@ impl Driver {
             }
             Command::ChmodSocket => self.chmod_socket(),
             Command::RemoveSocket => self.remove_socket(),
-            Command::Log(log) => write_log(log),
-            Command::Fork { id, .. } => {
-                if let Some(version) = self.package.changed() {
-                    return Some(Event::PackageChanged { id, version });
-                }
-                self.outbox.send(command);
-            }
-            other => self.outbox.send(other),
+            Command::Trace { worker, trace } => write_trace(worker, &trace),
         }
+        None
+    }
+
+    /// Hand a command to Node; a fork first checks that master-process did not change.
+    fn run_node(&mut self, command: NodeCommand) -> Option<Event> {
+        if let NodeCommand::Fork { id, .. } = command {
+            if let Some(version) = self.package.changed() {
+                return Some(Event::PackageChanged { id, version });
+            }
+        }
+        self.outbox.send(command);
         None
     }
 
@@ -127,11 +134,11 @@ impl Driver {
     }
 }
 
-fn signal_worker(handles: &ProcessHandles, id: WorkerId, pid: u32, signal: KillSignal) {
+fn signal_worker(handles: &ProcessHandles, id: WorkerId, pid: u32, signal: WorkerSignal) {
     let sig = match signal {
-        KillSignal::Term => NixSignal::SIGTERM,
-        KillSignal::Kill => NixSignal::SIGKILL,
-        KillSignal::Usr2 => NixSignal::SIGUSR2,
+        WorkerSignal::Term => NixSignal::SIGTERM,
+        WorkerSignal::Kill => NixSignal::SIGKILL,
+        WorkerSignal::Usr2 => NixSignal::SIGUSR2,
     };
     match handles.signal(id, pid, sig) {
         Ok(()) => tracing::debug!("sent {sig} to pid {pid}"),
@@ -140,14 +147,17 @@ fn signal_worker(handles: &ProcessHandles, id: WorkerId, pid: u32, signal: KillS
     }
 }
 
-fn write_log(log: Log) {
-    let span = log.worker.map(|w| match w.pid {
+fn write_trace(worker: Option<WorkerTag>, trace: &Trace) {
+    let span = worker.map(|w| match w.pid {
         Some(pid) => tracing::info_span!("worker", pid, index = w.slot),
         None => tracing::info_span!("worker", index = w.slot),
     });
     let _entered = span.as_ref().map(|s| s.enter());
-    match log.level {
-        Level::Debug => tracing::debug!("{}", log.text),
-        Level::Error => tracing::error!("{}", log.text),
+    match trace.level() {
+        Level::Debug => tracing::debug!("{trace}"),
+        Level::Error => tracing::error!("{trace}"),
     }
 }
+
+#[cfg(test)]
+mod tests;

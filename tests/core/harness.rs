@@ -8,8 +8,9 @@
 use std::time::{Duration, Instant};
 
 use master_process::core::{
-    Command, Event, KillSignal, Level, Notice, Policy, Reading, Sample, SampleResult, Signal,
-    Supervisor, Worker, WorkerId, WorkerMessage,
+    Command, Event, ExitStatus, FailReason, Level, NodeCommand, Notice, Policy, Reading,
+    ReplaceReason, Sample, SampleResult, Signal, StopReason, Supervisor, Trace, Worker, WorkerId,
+    WorkerMessage, WorkerNote, WorkerSignal, WorkerTag,
 };
 
 pub const MB: u64 = 1024 * 1024;
@@ -84,7 +85,7 @@ impl Harness {
         self.now = to;
     }
 
-    /// Feed one event at the current time; every command, logs included.
+    /// Feed one event at the current time; every command, traces included.
     pub fn handle_raw(&mut self, event: Event) -> Vec<Command> {
         let out = self.sup.handle(self.now, event);
         self.max_live = self.max_live.max(self.live());
@@ -97,21 +98,21 @@ impl Harness {
         out
     }
 
-    /// Feed one event at the current time; the commands without `Log`.
+    /// Feed one event at the current time; the commands without `Trace`.
     pub fn handle(&mut self, event: Event) -> Vec<Command> {
-        without_logs(self.handle_raw(event))
+        without_traces(self.handle_raw(event))
     }
 
-    /// Step the clock to `poll_timeout()` and tick there; every command, logs included.
+    /// Step the clock to `poll_timeout()` and tick there; every command, traces included.
     pub fn fire_raw(&mut self) -> Vec<Command> {
         let at = self.sup.poll_timeout().expect("a deadline is pending");
         self.now = at;
         self.handle_raw(Event::Tick)
     }
 
-    /// Step the clock to `poll_timeout()` and tick there; the commands without `Log`.
+    /// Step the clock to `poll_timeout()` and tick there; the commands without `Trace`.
     pub fn fire(&mut self) -> Vec<Command> {
-        without_logs(self.fire_raw())
+        without_traces(self.fire_raw())
     }
 
     /// Workers alive or starting.
@@ -198,7 +199,7 @@ impl Harness {
     /// step and the expected-exit notice; returns what the exit said after that notice.
     pub fn retire_cleanly(&mut self, id: WorkerId) -> Vec<Command> {
         let slot = self.worker(id).slot;
-        assert_eq!(self.handle(Event::Drained { id }), [Command::Settle { id }]);
+        assert_eq!(self.handle(Event::Drained { id }), [settle(id)]);
         assert_eq!(self.handle(Event::Settled { id }), [term(id)]);
         let mut out = self.exited(id, 0);
         assert_eq!(
@@ -211,7 +212,7 @@ impl Harness {
     }
 
     /// Feed one `Samples` event, `None` being `SampleResult::Unreadable`; every command,
-    /// logs included.
+    /// traces included.
     pub fn samples_raw(&mut self, readings: &[(WorkerId, Option<Reading>)]) -> Vec<Command> {
         let results: Vec<(WorkerId, SampleResult)> = readings
             .iter()
@@ -224,7 +225,7 @@ impl Harness {
     }
 
     /// Feed one `Samples` event of any results (`SampleResult::Exited` included); every
-    /// command, logs included.
+    /// command, traces included.
     pub fn sample_results_raw(&mut self, results: &[(WorkerId, SampleResult)]) -> Vec<Command> {
         let samples = results
             .iter()
@@ -236,9 +237,9 @@ impl Harness {
         self.handle_raw(Event::Samples(samples))
     }
 
-    /// Feed one `Samples` event; the commands without `Log`.
+    /// Feed one `Samples` event; the commands without `Trace`.
     pub fn samples(&mut self, readings: &[(WorkerId, Option<Reading>)]) -> Vec<Command> {
-        without_logs(self.samples_raw(readings))
+        without_traces(self.samples_raw(readings))
     }
 
     /// Step to the next sampling round, which must ask for exactly one `Sample`; its targets.
@@ -263,74 +264,115 @@ pub fn reading(rss_mb: u64, cpu: f64) -> Option<Reading> {
     })
 }
 
-pub fn without_logs(commands: Vec<Command>) -> Vec<Command> {
+pub fn without_traces(commands: Vec<Command>) -> Vec<Command> {
     commands
         .into_iter()
-        .filter(|c| !matches!(c, Command::Log(_)))
+        .filter(|c| !matches!(c, Command::Trace { .. }))
         .collect()
 }
 
-/// The log lines of `commands` at `level`, text only.
-pub fn lines(commands: &[Command], level: Level) -> Vec<String> {
+/// The traces of `commands`, every level, in order.
+pub fn traces(commands: &[Command]) -> Vec<Trace> {
     commands
         .iter()
         .filter_map(|c| match c {
-            Command::Log(log) if log.level == level => Some(log.text.clone()),
+            Command::Trace { trace, .. } => Some(trace.clone()),
             _ => None,
         })
         .collect()
 }
 
-pub fn errors(commands: &[Command]) -> Vec<String> {
-    lines(commands, Level::Error)
+/// The traces of `commands` at `level`.
+pub fn traces_at(commands: &[Command], level: Level) -> Vec<Trace> {
+    traces(commands)
+        .into_iter()
+        .filter(|t| t.level() == level)
+        .collect()
 }
 
-pub fn debugs(commands: &[Command]) -> Vec<String> {
-    lines(commands, Level::Debug)
+pub fn errors(commands: &[Command]) -> Vec<Trace> {
+    traces_at(commands, Level::Error)
+}
+
+pub fn debugs(commands: &[Command]) -> Vec<Trace> {
+    traces_at(commands, Level::Debug)
+}
+
+/// The trace command as the core emits it: `trace` about `worker` if any.
+pub fn trace(worker: Option<WorkerTag>, trace: Trace) -> Command {
+    Command::Trace { worker, trace }
+}
+
+/// How a worker ended: exit `code` and/or the `signal` that ended it.
+pub fn status(code: Option<i32>, signal: Option<&str>) -> ExitStatus {
+    ExitStatus {
+        code,
+        signal: signal.map(String::from),
+    }
+}
+
+/// A new worker `id` of `slot` exited with `code` before it was ready.
+pub fn exited_before_ready(slot: u32, id: WorkerId, code: i32) -> FailReason {
+    FailReason::ExitedBeforeReady {
+        slot,
+        pid: Some(pid(id)),
+        status: status(Some(code), None),
+    }
+}
+
+/// A new worker of `slot` was not ready within `timeout_ms`.
+pub fn not_ready(slot: u32, timeout_ms: u64) -> FailReason {
+    FailReason::NotReadyInTime { slot, timeout_ms }
+}
+
+/// The stop a SIGTERM (`Signal::Term`) or SIGINT asks for.
+pub fn by_signal(signal: Signal) -> StopReason {
+    StopReason::Signal(signal)
 }
 
 pub fn fork(id: WorkerId, slot: u32, generation: u32) -> Command {
-    Command::Fork {
+    Command::Node(NodeCommand::Fork {
         id,
         slot,
         generation,
-    }
+    })
 }
 
 pub fn drain(id: WorkerId) -> Command {
-    Command::Drain { id }
+    Command::Node(NodeCommand::Drain { id })
 }
 
 pub fn settle(id: WorkerId) -> Command {
-    Command::Settle { id }
+    Command::Node(NodeCommand::Settle { id })
+}
+
+/// `signal` to worker `id` at its harness pid.
+pub fn signal(id: WorkerId, signal: WorkerSignal) -> Command {
+    Command::Signal {
+        id,
+        pid: pid(id),
+        signal,
+    }
 }
 
 pub fn term(id: WorkerId) -> Command {
-    Command::Kill {
-        id,
-        pid: pid(id),
-        signal: KillSignal::Term,
-    }
+    signal(id, WorkerSignal::Term)
 }
 
 pub fn sigkill(id: WorkerId) -> Command {
-    Command::Kill {
-        id,
-        pid: pid(id),
-        signal: KillSignal::Kill,
-    }
+    signal(id, WorkerSignal::Kill)
 }
 
 pub fn usr2(id: WorkerId) -> Command {
-    Command::Kill {
-        id,
-        pid: pid(id),
-        signal: KillSignal::Usr2,
-    }
+    signal(id, WorkerSignal::Usr2)
+}
+
+pub fn notify(notice: Notice) -> Command {
+    Command::Node(NodeCommand::Notify(notice))
 }
 
 pub fn listening(id: WorkerId, slot: u32, generation: u32) -> Command {
-    Command::Notify(Notice::WorkerListening {
+    notify(Notice::WorkerListening {
         id,
         pid: pid(id),
         slot,
@@ -346,37 +388,59 @@ pub fn exit(
     signal: Option<&str>,
     expected: bool,
 ) -> Command {
-    Command::Notify(Notice::WorkerExit {
+    notify(Notice::WorkerExit {
         id,
         pid: Some(pid(id)),
         slot,
-        code,
-        signal: signal.map(String::from),
+        status: status(code, signal),
         expected,
     })
 }
 
+/// The master itself exits with `code`.
+pub fn master_exit(code: i32) -> Command {
+    Command::Node(NodeCommand::Exit { code })
+}
+
 pub fn reload_done(generation: u32) -> Command {
-    Command::Notify(Notice::ReloadDone { generation })
+    notify(Notice::ReloadDone { generation })
 }
 
-pub fn reload_failed(generation: u32, reason: &str) -> Command {
-    Command::Notify(Notice::ReloadFailed {
-        generation,
-        reason: reason.into(),
+pub fn reload_failed(generation: u32, reason: FailReason) -> Command {
+    notify(Notice::ReloadFailed { generation, reason })
+}
+
+pub fn stopping(code: i32, reason: StopReason) -> Command {
+    notify(Notice::Stopping { code, reason })
+}
+
+/// The notice that the faulty worker `old` of `slot` was replaced by `new` for `reason`.
+pub fn replaced(slot: u32, old: WorkerId, new: WorkerId, reason: ReplaceReason) -> Command {
+    notify(Notice::WorkerReplaced {
+        slot,
+        old_pid: Some(pid(old)),
+        new_pid: Some(pid(new)),
+        reason,
     })
 }
 
-pub fn stopping(code: i32, reason: &str) -> Command {
-    Command::Notify(Notice::Stopping {
-        code,
-        reason: reason.into(),
-    })
+/// `note` sent to worker `id`.
+pub fn send(id: WorkerId, note: WorkerNote) -> Command {
+    Command::Node(NodeCommand::Send { id, note })
 }
 
-pub fn mem_high(id: WorkerId, perc: u64) -> Command {
-    Command::Send {
-        id,
-        message: format!(r#"{{"msg":"mem_high","mem_perc":{perc}}}"#),
-    }
+pub fn mem_high(id: WorkerId, percent: u64) -> Command {
+    send(id, WorkerNote::MemHigh { percent })
+}
+
+/// The note to the new worker `new` that it replaced the faulty `old` for `reason`.
+pub fn replaced_faulty(old: WorkerId, new: WorkerId, reason: ReplaceReason) -> Command {
+    send(
+        new,
+        WorkerNote::ReplacedFaulty {
+            reason,
+            old_pid: Some(pid(old)),
+            new_pid: Some(pid(new)),
+        },
+    )
 }

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use super::harness::*;
 use master_process::core::{
-    Command, Event, Limits, Phase, Policy, ReadyOn, RetireStage, Sample, SampleResult, Signal,
-    Swap, WorkerMessage,
+    Command, Event, Limits, NodeCommand, Phase, Policy, ReadyOn, RetireStage, Sample, SampleResult,
+    Signal, Swap, WorkerMessage,
 };
 
 /// xorshift64*: small, deterministic, good enough to pick events.
@@ -160,15 +160,17 @@ fn check(h: &Harness, before: &BTreeSet<u32>, out: &[Command], seed: u64) {
     let known: BTreeSet<u32> = before.union(&after).copied().collect();
     for command in out {
         match command {
-            Command::Fork { id, slot, .. } => {
+            Command::Node(NodeCommand::Fork { id, slot, .. }) => {
                 assert!(*slot < sup.policy().workers, "seed {seed}: {command:?}");
                 assert!(!before.contains(id), "seed {seed}: id reused {command:?}");
             }
-            Command::Drain { id } | Command::Settle { id } => {
+            Command::Node(NodeCommand::Drain { id } | NodeCommand::Settle { id }) => {
                 assert!(h.worker(*id).is_retiring(), "seed {seed}: {command:?}");
             }
-            Command::Send { id, .. } => assert!(after.contains(id), "seed {seed}: {command:?}"),
-            Command::Kill { id, pid: p, .. } | Command::Probe { id, pid: p } => {
+            Command::Node(NodeCommand::Send { id, .. }) => {
+                assert!(after.contains(id), "seed {seed}: {command:?}")
+            }
+            Command::Signal { id, pid: p, .. } | Command::Probe { id, pid: p } => {
                 assert_eq!(*p, pid(*id), "seed {seed}: {command:?}");
                 let stray = *id >= 10_000;
                 assert!(known.contains(id) || stray, "seed {seed}: {command:?}");
@@ -179,7 +181,9 @@ fn check(h: &Harness, before: &BTreeSet<u32>, out: &[Command], seed: u64) {
                     "seed {seed}"
                 )
             }
-            Command::Exit { .. } => assert!(after.is_empty(), "seed {seed}: exit with workers"),
+            Command::Node(NodeCommand::Exit { .. }) => {
+                assert!(after.is_empty(), "seed {seed}: exit with workers")
+            }
             _ => {}
         }
     }

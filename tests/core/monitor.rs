@@ -1,11 +1,10 @@
 //! Monitoring: warm-up, memory and CPU streaks, mem_high, pause/resume, and the replacement
 //! of a condemned worker (fork first, retire the old one once the new one is ready).
 
-use serde_json::{json, Value};
-
 use super::harness::*;
 use master_process::core::{
-    Command, Event, Limits, Notice, Policy, SampleResult, Signal, WorkerId, WorkerMessage,
+    Command, Event, Limits, NodeCommand, Notice, PauseCause, Policy, ReplaceReason, SampleResult,
+    Signal, Trace, WorkerId, WorkerMessage, WorkerNote,
 };
 
 /// Limits: 100 MiB x 3 samples, 90 % CPU x 3 samples, a round every 2 s after 10 s.
@@ -42,22 +41,14 @@ fn round(h: &mut Harness, id: WorkerId, rss_mb: u64, cpu: f64) -> Vec<Command> {
     h.samples(&[(id, reading(rss_mb, cpu))])
 }
 
-fn replaced(slot: u32, old: WorkerId, new: WorkerId, reason: &str) -> Command {
-    Command::Notify(Notice::WorkerReplaced {
-        slot,
-        old_pid: Some(pid(old)),
-        new_pid: Some(pid(new)),
-        reason: reason.into(),
-    })
-}
-
-/// The JSON message of a `Send` to `to`.
-fn sent(command: &Command, to: WorkerId) -> Value {
+/// The reason of `command` if it sends `to` the note that it replaced a faulty worker.
+fn replaced_for(command: &Command, to: WorkerId) -> Option<ReplaceReason> {
     match command {
-        Command::Send { id, message } if *id == to => {
-            serde_json::from_str(message).expect("the message is JSON")
-        }
-        other => panic!("expected a Send to {to}, got {other:?}"),
+        Command::Node(NodeCommand::Send {
+            id,
+            note: WorkerNote::ReplacedFaulty { reason, .. },
+        }) if *id == to => Some(*reason),
+        _ => None,
     }
 }
 
@@ -103,9 +94,12 @@ fn a_memory_streak_condemns_and_the_replacement_takes_over() {
     assert_eq!(round(&mut h, 1, 120, 1.0), [mem_high(1, 120)]);
     assert_eq!(h.sample_round(), [(1, pid(1))]);
     let out = h.samples_raw(&[(1, reading(120, 1.0))]);
-    assert!(debugs(&out).contains(&"replacing worker 0: it used too much memory".to_string()));
+    assert!(debugs(&out).contains(&Trace::Replacing {
+        slot: 0,
+        reason: ReplaceReason::Memory
+    }));
     // Fork first, same slot and generation; the old one keeps serving meanwhile.
-    assert_eq!(without_logs(out), [mem_high(1, 120), fork(2, 0, 0)]);
+    assert_eq!(without_traces(out), [mem_high(1, 120), fork(2, 0, 0)]);
     assert_eq!(h.elapsed(), secs(14));
     assert!(!h.worker(1).is_retiring());
 
@@ -118,18 +112,10 @@ fn a_memory_streak_condemns_and_the_replacement_takes_over() {
     let out = h.listening(2);
     assert_eq!(out.len(), 4, "{out:?}");
     assert_eq!(out[0], listening(2, 0, 0));
-    assert_eq!(
-        sent(&out[1], 2),
-        json!({
-            "msg": "replace_faulty_worker",
-            "reason": "used too much memory",
-            "old_pid": pid(1),
-            "new_pid": pid(2),
-        })
-    );
+    assert_eq!(out[1], replaced_faulty(1, 2, ReplaceReason::Memory));
     assert_eq!(
         out[2..],
-        [drain(1), replaced(0, 1, 2, "used too much memory")]
+        [drain(1), replaced(0, 1, 2, ReplaceReason::Memory)]
     );
     assert_eq!(h.retire_cleanly(1), NOTHING);
     assert_eq!(h.ids(), [2]);
@@ -165,11 +151,14 @@ fn a_cpu_streak_condemns_and_a_good_sample_resets_it() {
     assert_eq!(round(&mut h, 1, 10, 95.0), NOTHING);
     assert_eq!(h.sample_round(), [(1, pid(1))]);
     let out = h.samples_raw(&[(1, reading(10, 99.0))]);
-    assert!(debugs(&out).contains(&"replacing worker 0: it used too much cpu".to_string()));
-    assert_eq!(without_logs(out), [fork(2, 0, 0)]);
+    assert!(debugs(&out).contains(&Trace::Replacing {
+        slot: 0,
+        reason: ReplaceReason::Cpu
+    }));
+    assert_eq!(without_traces(out), [fork(2, 0, 0)]);
     let out = h.ready(2);
-    assert_eq!(sent(&out[1], 2)["reason"], "used too much cpu");
-    assert_eq!(out[3], replaced(0, 1, 2, "used too much cpu"));
+    assert_eq!(replaced_for(&out[1], 2), Some(ReplaceReason::Cpu));
+    assert_eq!(out[3], replaced(0, 1, 2, ReplaceReason::Cpu));
 }
 
 #[test]
@@ -195,18 +184,24 @@ fn a_worker_that_cannot_be_sampled_is_condemned_at_once() {
     assert_eq!(
         debugs(&out),
         [
-            "replacing worker 1: it could not be sampled",
-            "forking worker 1 of generation 0"
+            Trace::Replacing {
+                slot: 1,
+                reason: ReplaceReason::Unsampled
+            },
+            Trace::Forking {
+                slot: 1,
+                generation: 0
+            }
         ]
     );
-    assert_eq!(without_logs(out), [fork(3, 1, 0)]);
+    assert_eq!(without_traces(out), [fork(3, 1, 0)]);
     // Slot 1 is being replaced: only slot 0 is sampled now.
     assert_eq!(h.sample_round(), [(1, pid(1))]);
     let out = h.ready(3);
-    assert_eq!(sent(&out[1], 3)["reason"], "could not be sampled");
+    assert_eq!(replaced_for(&out[1], 3), Some(ReplaceReason::Unsampled));
     assert_eq!(
         out[2..],
-        [drain(2), replaced(1, 2, 3, "could not be sampled")]
+        [drain(2), replaced(1, 2, 3, ReplaceReason::Unsampled)]
     );
 }
 
@@ -220,12 +215,18 @@ fn a_worker_sampled_after_it_exited_is_left_to_its_exit_not_replaced() {
     assert_eq!(
         debugs(&out),
         [
-            "replacing worker 0: it could not be sampled",
-            "forking worker 0 of generation 0",
-            "sampled after it exited"
+            Trace::Replacing {
+                slot: 0,
+                reason: ReplaceReason::Unsampled
+            },
+            Trace::Forking {
+                slot: 0,
+                generation: 0
+            },
+            Trace::SampledAfterExit
         ]
     );
-    assert_eq!(without_logs(out), [fork(3, 0, 0)]);
+    assert_eq!(without_traces(out), [fork(3, 0, 0)]);
     assert!(!h.worker(2).is_retiring());
     assert_eq!(h.sup.slots()[1].incoming, None);
     // The exit restarts slot 1 as any crash does (a healthy run: at once).
@@ -237,7 +238,7 @@ fn a_worker_sampled_after_it_exited_is_left_to_its_exit_not_replaced() {
     let out = h.ready(3);
     assert_eq!(
         out[2..],
-        [drain(1), replaced(0, 1, 3, "could not be sampled")]
+        [drain(1), replaced(0, 1, 3, ReplaceReason::Unsampled)]
     );
 }
 
@@ -318,8 +319,14 @@ fn workers_pause_and_resume_monitoring_by_message() {
         id: 1,
         message: WorkerMessage::PauseMonitoring,
     });
-    assert_eq!(debugs(&out), ["monitoring paused (a worker asked)"]);
-    assert_eq!(without_logs(out), NOTHING);
+    assert_eq!(
+        debugs(&out),
+        [Trace::Monitoring {
+            paused: true,
+            cause: PauseCause::Worker
+        }]
+    );
+    assert_eq!(without_traces(out), NOTHING);
     assert!(h.sup.is_paused());
     assert_eq!(h.fire(), NOTHING);
     assert_eq!(h.samples(&[(2, None)]), NOTHING);
@@ -392,22 +399,19 @@ fn the_old_worker_dying_during_its_replacement_is_not_restarted() {
     h.forked(2);
     assert_eq!(h.exited(1, 1), [exit(1, 0, Some(1), None, false)]);
     let out = h.listening(2);
-    assert_eq!(
-        sent(&out[1], 2),
-        json!({
-            "msg": "replace_faulty_worker",
-            "reason": "could not be sampled",
-            "old_pid": null,
-            "new_pid": pid(2),
-        })
-    );
+    let note = WorkerNote::ReplacedFaulty {
+        reason: ReplaceReason::Unsampled,
+        old_pid: None,
+        new_pid: Some(pid(2)),
+    };
+    assert_eq!(out[1], send(2, note));
     let notice = Notice::WorkerReplaced {
         slot: 0,
         old_pid: None,
         new_pid: Some(pid(2)),
-        reason: "could not be sampled".into(),
+        reason: ReplaceReason::Unsampled,
     };
-    assert_eq!(out[2..], [Command::Notify(notice)]);
+    assert_eq!(out[2..], [notify(notice)]);
     assert_eq!(h.ids(), [2]);
 }
 
@@ -425,9 +429,11 @@ fn a_replacement_that_exits_before_ready_leaves_the_old_worker_serving() {
     });
     assert_eq!(
         errors(&out),
-        ["replacement failed: worker 0 (pid 1002) exited with code 1 before it was ready"]
+        [Trace::ReplacementFailed {
+            reason: exited_before_ready(0, 2, 1)
+        }]
     );
-    assert_eq!(without_logs(out), [exit(2, 0, Some(1), None, false)]);
+    assert_eq!(without_traces(out), [exit(2, 0, Some(1), None, false)]);
     assert!(!h.worker(1).is_retiring());
     // Worker 1 serves its slot again and is sampled again.
     assert_eq!(h.sample_round(), [(1, pid(1))]);
@@ -451,9 +457,11 @@ fn a_replacement_that_misses_the_ready_timeout_is_retired() {
     assert_eq!(h.elapsed(), secs(15));
     assert_eq!(
         errors(&out),
-        ["replacement failed: worker 0 was not ready within 5000 ms"]
+        [Trace::ReplacementFailed {
+            reason: not_ready(0, 5000)
+        }]
     );
-    assert_eq!(without_logs(out), [drain(2)]);
+    assert_eq!(without_traces(out), [drain(2)]);
     assert!(!h.worker(1).is_retiring());
     // Not sampled while its slot still retires the failed replacement, then sampled again.
     assert_eq!(h.fire(), NOTHING);
@@ -473,10 +481,10 @@ fn a_reload_waits_for_a_replacement_in_progress() {
     assert_eq!(h.hup(), NOTHING);
     let out = h.listening(2);
     assert_eq!(out[0], listening(2, 0, 0));
-    assert_eq!(sent(&out[1], 2)["msg"], "replace_faulty_worker");
+    assert!(replaced_for(&out[1], 2).is_some(), "{out:?}");
     assert_eq!(
         out[2..],
-        [drain(1), replaced(0, 1, 2, "could not be sampled")]
+        [drain(1), replaced(0, 1, 2, ReplaceReason::Unsampled)]
     );
     assert_eq!(h.retire_cleanly(1), [fork(3, 0, 1)]);
     assert_eq!(h.ready(3), [listening(3, 0, 1), drain(2), reload_done(1)]);
@@ -504,6 +512,6 @@ fn a_reload_queued_behind_a_replacement_runs_when_the_old_worker_died_first() {
     assert_eq!(h.hup(), NOTHING);
     assert_eq!(h.exited(1, 1), [exit(1, 0, Some(1), None, false)]);
     let out = h.listening(2);
-    assert_eq!(sent(&out[1], 2)["msg"], "replace_faulty_worker");
+    assert!(replaced_for(&out[1], 2).is_some(), "{out:?}");
     assert_eq!(out.last(), Some(&fork(3, 0, 1)), "{out:?}");
 }

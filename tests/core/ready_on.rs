@@ -79,7 +79,7 @@ fn a_worker_that_listens_but_never_says_ready_fails_the_reload() {
     h.hup();
     h.ready(2);
     assert_eq!(h.deadline(), Some(secs(11)));
-    let reason = "worker 0 was not ready within 10000 ms";
+    let reason = not_ready(0, 10000);
     assert_eq!(h.fire(), [drain(2), reload_failed(1, reason)]);
     assert!(h.worker(1).is_ready() && !h.worker(1).is_retiring());
     // A late `ready` from the retiring worker changes nothing.

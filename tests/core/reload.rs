@@ -5,7 +5,7 @@
 //! only once the whole batch is ready and a failure rolls the whole batch back.
 
 use super::harness::*;
-use master_process::core::{Event, Policy, Signal, Swap, Worker};
+use master_process::core::{Event, Policy, Signal, Swap, Trace, Worker};
 
 fn starting(h: &Harness) -> Vec<u32> {
     let fresh = |w: &&Worker| !w.is_ready() && !w.is_retiring();
@@ -98,8 +98,8 @@ fn many_sighups_during_a_reload_coalesce_into_exactly_one_more() {
     assert_eq!(h.hup(), [fork(3, 0, 1), fork(4, 1, 1)]);
 
     let first = h.handle_raw(Event::Signal(Signal::Hup));
-    assert_eq!(without_logs(first.clone()), NOTHING);
-    assert_eq!(debugs(&first), ["reload in progress: one more will follow"]);
+    assert_eq!(without_traces(first.clone()), NOTHING);
+    assert_eq!(debugs(&first), [Trace::ReloadQueued]);
     for _ in 0..5 {
         assert_eq!(h.handle_raw(Event::Signal(Signal::Hup)), NOTHING);
         assert_eq!(h.handle_raw(Event::ReloadRequested), NOTHING);
@@ -250,7 +250,7 @@ fn replacement_failing_after_the_old_worker_crashed_restarts_the_slot() {
     h.hup();
     h.forked(2);
     assert_eq!(h.exited(1, 1), [exit(1, 0, Some(1), None, false)]);
-    let reason = "worker 0 (pid 1002) exited with code 1 before it was ready";
+    let reason = exited_before_ready(0, 2, 1);
     assert_eq!(
         h.exited(2, 1),
         [exit(2, 0, Some(1), None, false), reload_failed(1, reason)]
@@ -316,13 +316,16 @@ fn a_new_worker_exiting_before_ready_rolls_its_batch_back() {
         code: Some(1),
         signal: None,
     });
-    let reason = "worker 1 (pid 1004) exited with code 1 before it was ready";
+    let reason = exited_before_ready(1, 4, 1);
     assert_eq!(
         errors(&out),
-        [format!("reload 1 failed and was rolled back: {reason}")]
+        [Trace::ReloadFailed {
+            generation: 1,
+            reason: reason.clone()
+        }]
     );
     assert_eq!(
-        without_logs(out),
+        without_traces(out),
         [
             exit(4, 1, Some(1), None, false),
             drain(3),
@@ -360,13 +363,16 @@ fn a_new_worker_missing_the_ready_timeout_rolls_its_batch_back() {
     assert_eq!(h.deadline(), Some(secs(11)));
     let out = h.fire_raw();
     assert_eq!(h.elapsed(), secs(11));
-    let reason = "worker 1 was not ready within 10000 ms";
+    let reason = not_ready(1, 10000);
     assert_eq!(
         errors(&out),
-        [format!("reload 1 failed and was rolled back: {reason}")]
+        [Trace::ReloadFailed {
+            generation: 1,
+            reason: reason.clone()
+        }]
     );
     assert_eq!(
-        without_logs(out),
+        without_traces(out),
         [drain(3), drain(4), reload_failed(1, reason)]
     );
     assert!(h.worker(1).is_ready() && !h.worker(1).is_retiring());
@@ -392,7 +398,7 @@ fn a_reload_queued_behind_a_timed_out_one_runs_once_and_is_not_failed() {
     h.forked(4);
     h.advance(secs(1));
     assert_eq!(h.hup(), NOTHING);
-    let reason = "worker 0 was not ready within 10000 ms";
+    let reason = not_ready(0, 10000);
     assert_eq!(h.fire(), [drain(3), drain(4), reload_failed(1, reason)]);
     assert_eq!(h.retire_cleanly(3), NOTHING);
     assert_eq!(h.retire_cleanly(4), [fork(5, 0, 2), fork(6, 1, 2)]);
@@ -411,7 +417,7 @@ fn rollback_of_a_rolling_reload_keeps_the_batches_already_done() {
     h.hup();
     assert_eq!(h.ready(3), [listening(3, 0, 1), drain(1), fork(4, 1, 1)]);
     h.forked(4);
-    let reason = "worker 1 (pid 1004) exited with code 1 before it was ready";
+    let reason = exited_before_ready(1, 4, 1);
     assert_eq!(
         h.exited(4, 1),
         [exit(4, 1, Some(1), None, false), reload_failed(1, reason)]
@@ -436,14 +442,17 @@ fn a_new_worker_exiting_before_ready_rolls_back_only_the_slots_not_swapped() {
         code: Some(1),
         signal: None,
     });
-    let reason = "worker 1 (pid 1004) exited with code 1 before it was ready";
+    let reason = exited_before_ready(1, 4, 1);
     assert_eq!(
         errors(&out),
-        [format!("reload 1 failed and was rolled back: {reason}")]
+        [Trace::ReloadFailed {
+            generation: 1,
+            reason: reason.clone()
+        }]
     );
     // Nothing to roll back but slot 1, whose new worker is gone already.
     assert_eq!(
-        without_logs(out),
+        without_traces(out),
         [exit(4, 1, Some(1), None, false), reload_failed(1, reason)]
     );
     // Slot 0 keeps its new worker, slot 1 its old one.
@@ -475,12 +484,15 @@ fn a_new_worker_missing_the_ready_timeout_rolls_back_only_the_slots_not_swapped(
     assert_eq!(h.deadline(), Some(secs(11)));
     let out = h.fire_raw();
     assert_eq!(h.elapsed(), secs(11));
-    let reason = "worker 1 was not ready within 10000 ms";
+    let reason = not_ready(1, 10000);
     assert_eq!(
         errors(&out),
-        [format!("reload 1 failed and was rolled back: {reason}")]
+        [Trace::ReloadFailed {
+            generation: 1,
+            reason: reason.clone()
+        }]
     );
-    assert_eq!(without_logs(out), [drain(4), reload_failed(1, reason)]);
+    assert_eq!(without_traces(out), [drain(4), reload_failed(1, reason)]);
     assert!(h.worker(3).is_ready() && !h.worker(3).is_retiring());
     assert!(h.worker(2).is_ready() && !h.worker(2).is_retiring());
     assert_eq!(h.retire_cleanly(4), NOTHING);
@@ -497,7 +509,7 @@ fn a_version_that_fails_everywhere_leaves_every_old_worker_untouched() {
         assert_eq!(h.forked(id), NOTHING);
     }
     // The first new worker to die fails the reload and rolls the others back.
-    let reason = "worker 1 (pid 1005) exited with code 1 before it was ready";
+    let reason = exited_before_ready(1, 5, 1);
     assert_eq!(
         h.exited(5, 1),
         [

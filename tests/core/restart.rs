@@ -3,7 +3,7 @@
 
 use super::harness::*;
 use master_process::core::{
-    Command, Event, Level, Log, Policy, WorkerTag, EXIT_CRASH_LOOP, PACED_CRASHES,
+    Event, Policy, StopReason, Trace, WorkerTag, EXIT_CRASH_LOOP, PACED_CRASHES,
 };
 
 #[test]
@@ -17,10 +17,13 @@ fn a_short_lived_worker_is_restarted_when_the_throttle_has_passed_since_its_star
         signal: None,
     });
     assert_eq!(
-        debugs(&out).last().map(String::as_str),
-        Some("restarting worker 0 in 700 ms")
+        debugs(&out).last(),
+        Some(&Trace::RestartIn {
+            slot: 0,
+            delay: ms(700)
+        })
     );
-    assert_eq!(without_logs(out), [exit(1, 0, Some(1), None, false)]);
+    assert_eq!(without_traces(out), [exit(1, 0, Some(1), None, false)]);
     assert_eq!(h.deadline(), Some(secs(1)));
     assert_eq!(h.fire(), [fork(2, 0, 0)]);
     assert_eq!(h.elapsed(), secs(1));
@@ -70,12 +73,7 @@ fn a_worker_that_never_got_ready_counts_as_a_fast_crash() {
     h.forked(2);
     h.advance(secs(5));
     let out = h.exited(2, 1);
-    assert_eq!(
-        out.last(),
-        Some(&Command::Exit {
-            code: EXIT_CRASH_LOOP
-        })
-    );
+    assert_eq!(out.last(), Some(&master_exit(EXIT_CRASH_LOOP)));
 }
 
 #[test]
@@ -122,7 +120,10 @@ fn the_first_three_fast_crashes_in_a_row_restart_at_the_throttle_minus_uptime() 
         });
         assert_eq!(
             debugs(&out).last(),
-            Some(&format!("restarting worker 0 in {restart_in} ms"))
+            Some(&Trace::RestartIn {
+                slot: 0,
+                delay: ms(restart_in)
+            })
         );
         assert_eq!(h.fire(), [fork(id + 1, 0, 0)]);
         assert_eq!(h.elapsed(), started + secs(1));
@@ -138,8 +139,11 @@ fn the_first_three_fast_crashes_in_a_row_restart_at_the_throttle_minus_uptime() 
         signal: None,
     });
     assert_eq!(
-        debugs(&out).last().map(String::as_str),
-        Some("restarting worker 0 in 1800 ms")
+        debugs(&out).last(),
+        Some(&Trace::RestartIn {
+            slot: 0,
+            delay: ms(1800)
+        })
     );
 }
 
@@ -209,7 +213,10 @@ fn backoff_minus_uptime() {
         code: Some(1),
         signal: None,
     });
-    assert!(debugs(&out).contains(&"restarting worker 0 in 1400 ms".to_string()));
+    assert!(debugs(&out).contains(&Trace::RestartIn {
+        slot: 0,
+        delay: ms(1400)
+    }));
     assert_eq!(h.deadline(), Some(ms(5000)));
 }
 
@@ -262,30 +269,30 @@ fn a_crash_loop_gives_up_with_exit_70_once_the_workers_are_gone() {
         code: Some(1),
         signal: None,
     });
-    let text = "worker 0 crashed 3 times in a row soon after start; giving up (exit 70)";
-    let error = Log {
-        level: Level::Error,
-        worker: Some(WorkerTag {
-            id: 4,
-            pid: Some(pid(4)),
-            slot: 0,
-        }),
-        text: text.into(),
+    let crash_loop = Trace::CrashLoop { slot: 0, streak: 3 };
+    let tag = WorkerTag {
+        id: 4,
+        pid: Some(pid(4)),
+        slot: 0,
     };
-    assert!(out.contains(&Command::Log(error)), "{out:?}");
-    assert_eq!(errors(&out), [text]);
+    assert!(
+        out.contains(&trace(Some(tag), crash_loop.clone())),
+        "{out:?}"
+    );
+    assert_eq!(errors(&out), [crash_loop]);
+    let reason = StopReason::CrashLoop { slot: 0, streak: 3 };
     assert_eq!(
-        without_logs(out),
+        without_traces(out),
         [
             exit(4, 0, Some(1), None, false),
-            stopping(EXIT_CRASH_LOOP, text),
+            stopping(EXIT_CRASH_LOOP, reason),
             drain(2)
         ]
     );
     // No restart is pending, only worker 2's retirement.
     assert_eq!(h.deadline(), Some(secs(2 + 4)));
     assert!(!h.sup.has_exited());
-    assert_eq!(h.retire_cleanly(2), [Command::Exit { code: 70 }]);
+    assert_eq!(h.retire_cleanly(2), [master_exit(70)]);
     assert!(h.sup.has_exited());
     assert_eq!(h.sup.poll_timeout(), None);
     assert_eq!(
@@ -305,13 +312,13 @@ fn a_crash_loop_of_the_only_worker_exits_at_once() {
     h.exited(1, 1);
     h.fire();
     h.forked(2);
-    let text = "worker 0 crashed 2 times in a row soon after start; giving up (exit 70)";
+    let reason = StopReason::CrashLoop { slot: 0, streak: 2 };
     assert_eq!(
         h.exited(2, 1),
         [
             exit(2, 0, Some(1), None, false),
-            stopping(70, text),
-            Command::Exit { code: 70 }
+            stopping(70, reason),
+            master_exit(70)
         ]
     );
     assert!(h.sup.has_exited());
@@ -415,10 +422,10 @@ fn retiring_a_worker_that_ran_too_short_keeps_the_crash_streak() {
     h.hup();
     assert_eq!(h.ready(3), [listening(3, 0, 1), drain(2), reload_done(1)]);
     h.advance(ms(300));
-    let text = "worker 0 crashed 2 times in a row soon after start; giving up (exit 70)";
+    let reason = StopReason::CrashLoop { slot: 0, streak: 2 };
     assert_eq!(
         h.exited(3, 1),
-        [exit(3, 0, Some(1), None, false), stopping(70, text)]
+        [exit(3, 0, Some(1), None, false), stopping(70, reason)]
     );
-    assert_eq!(h.retire_cleanly(2), [Command::Exit { code: 70 }]);
+    assert_eq!(h.retire_cleanly(2), [master_exit(70)]);
 }

@@ -2,7 +2,7 @@
 //! when its exit is not reported within `EXIT_GRACE` (1 s) of the SIGKILL.
 
 use super::harness::*;
-use master_process::core::{Command, Event, Notice, Phase, Policy, RetireStage, Signal};
+use master_process::core::{Event, Notice, Phase, Policy, RetireStage, Signal, Trace};
 
 /// A one-slot master whose worker 1 is retired by a reload at `at`; worker 2 serves.
 fn reloaded_at(policy: Policy, at: std::time::Duration) -> Harness {
@@ -48,16 +48,18 @@ fn a_drain_that_never_answers_gets_sigterm_at_the_margin_and_sigkill_at_the_time
     // kill_timeout 5 s, margin min(5 s / 4, 1 s) = 1 s.
     assert_eq!(h.deadline(), Some(secs(14)));
     let out = h.fire_raw();
-    assert_eq!(debugs(&out), ["drain did not finish in time"]);
-    assert_eq!(without_logs(out), [term(1)]);
+    assert_eq!(debugs(&out), [Trace::DrainLate]);
+    assert_eq!(without_traces(out), [term(1)]);
     assert_eq!(h.elapsed(), secs(14));
     assert_eq!(h.deadline(), Some(secs(15)));
     let out = h.fire_raw();
     assert_eq!(
         debugs(&out),
-        ["kill timeout passed while Terminating: SIGKILL"]
+        [Trace::KillTimeout {
+            stage: RetireStage::Terminating
+        }]
     );
-    assert_eq!(without_logs(out), [sigkill(1)]);
+    assert_eq!(without_traces(out), [sigkill(1)]);
     assert_eq!(h.elapsed(), secs(15));
     // Killed: nothing more to do for it but wait for its exit, for EXIT_GRACE.
     assert_eq!(h.deadline(), Some(secs(16)));
@@ -169,11 +171,10 @@ fn retired_before_its_pid_is_known_and_never_forked() {
         id: 1,
         pid: None,
         slot: 0,
-        code: Some(1),
-        signal: None,
+        status: status(Some(1), None),
         expected: true,
     };
-    assert_eq!(out, [Command::Notify(notice)]);
+    assert_eq!(out, [notify(notice)]);
     assert_eq!(h.ids(), [2]);
 }
 
@@ -183,7 +184,10 @@ fn retiring_again_keeps_the_first_deadlines() {
     assert_eq!(h.ready(2), [listening(2, 0, 1), drain(1), reload_done(1)]);
     h.advance(secs(2));
     // Stop: only the worker that was not retiring yet gets a drain.
-    assert_eq!(h.signal(Signal::Term), [stopping(0, "SIGTERM"), drain(2)]);
+    assert_eq!(
+        h.signal(Signal::Term),
+        [stopping(0, by_signal(Signal::Term)), drain(2)]
+    );
     assert_eq!(h.fire(), [term(1)]);
     assert_eq!(h.elapsed(), secs(14));
     assert_eq!(h.fire(), [sigkill(1)]);
@@ -225,8 +229,14 @@ fn a_probe_finding_the_process_gone_counts_as_its_exit() {
         id: 1,
         exited: true,
     });
-    assert_eq!(debugs(&out), ["worker 0 exited with no code"]);
-    assert_eq!(without_logs(out), [exit(1, 0, None, None, true)]);
+    assert_eq!(
+        debugs(&out),
+        [Trace::Exited {
+            slot: 0,
+            status: status(None, None)
+        }]
+    );
+    assert_eq!(without_traces(out), [exit(1, 0, None, None, true)]);
     assert_eq!(h.ids(), [2]);
     // The real exit, if it comes after all, is of a worker no longer known.
     let out = h.handle_raw(Event::Exited {
@@ -234,8 +244,14 @@ fn a_probe_finding_the_process_gone_counts_as_its_exit() {
         code: None,
         signal: Some("SIGKILL".into()),
     });
-    assert_eq!(debugs(&out), ["ignoring exit of unknown worker #1"]);
-    assert_eq!(without_logs(out), NOTHING);
+    assert_eq!(
+        debugs(&out),
+        [Trace::Unknown {
+            what: "exit",
+            id: 1
+        }]
+    );
+    assert_eq!(without_traces(out), NOTHING);
 }
 
 #[test]
@@ -251,9 +267,13 @@ fn a_process_still_there_after_sigkill_is_given_up_with_an_error() {
     });
     assert_eq!(
         errors(&out),
-        ["worker 0 (pid 1001) still exists 1000 ms after SIGKILL; no longer waiting for it"]
+        [Trace::StuckAfterKill {
+            slot: 0,
+            pid: Some(1001),
+            grace: ms(1000)
+        }]
     );
-    assert_eq!(without_logs(out), NOTHING);
+    assert_eq!(without_traces(out), NOTHING);
     assert_eq!(h.ids(), [2]);
     assert_eq!(h.deadline(), Some(secs(3600)));
 }

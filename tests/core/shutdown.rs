@@ -2,7 +2,9 @@
 //! worker's exit is not reported, socket removed, exit code.
 
 use super::harness::*;
-use master_process::core::{Command, Event, Policy, Signal, EXIT_PACKAGE_CHANGED};
+use master_process::core::{
+    Command, Event, Policy, Signal, StopReason, Trace, EXIT_PACKAGE_CHANGED,
+};
 
 #[test]
 fn a_worker_ignoring_sigterm_gets_sigkill_exactly_at_the_kill_timeout() {
@@ -11,7 +13,7 @@ fn a_worker_ignoring_sigterm_gets_sigkill_exactly_at_the_kill_timeout() {
     h.advance(secs(1));
     assert_eq!(
         h.signal(Signal::Term),
-        [stopping(0, "SIGTERM"), drain(1), drain(2)]
+        [stopping(0, by_signal(Signal::Term)), drain(1), drain(2)]
     );
     assert_eq!(h.retire_cleanly(1), NOTHING);
 
@@ -25,10 +27,7 @@ fn a_worker_ignoring_sigterm_gets_sigkill_exactly_at_the_kill_timeout() {
     assert_eq!(h.deadline(), Some(secs(7)));
     assert_eq!(
         h.signalled(2, "SIGKILL"),
-        [
-            exit(2, 1, None, Some("SIGKILL"), true),
-            Command::Exit { code: 0 }
-        ]
+        [exit(2, 1, None, Some("SIGKILL"), true), master_exit(0)]
     );
     assert!(h.sup.has_exited());
     assert_eq!(h.sup.poll_timeout(), None);
@@ -38,17 +37,17 @@ fn a_worker_ignoring_sigterm_gets_sigkill_exactly_at_the_kill_timeout() {
 fn a_worker_that_never_drains_gets_sigterm_then_sigkill() {
     let mut h = Harness::new(policy(1));
     h.start_all_ready();
-    assert_eq!(h.signal(Signal::Int), [stopping(0, "SIGINT"), drain(1)]);
+    assert_eq!(
+        h.signal(Signal::Int),
+        [stopping(0, by_signal(Signal::Int)), drain(1)]
+    );
     assert_eq!(h.fire(), [term(1)]);
     assert_eq!(h.elapsed(), secs(4));
     assert_eq!(h.fire(), [sigkill(1)]);
     assert_eq!(h.elapsed(), secs(5));
     assert_eq!(
         h.signalled(1, "SIGKILL"),
-        [
-            exit(1, 0, None, Some("SIGKILL"), true),
-            Command::Exit { code: 0 }
-        ]
+        [exit(1, 0, None, Some("SIGKILL"), true), master_exit(0)]
     );
 }
 
@@ -68,13 +67,16 @@ fn the_unix_socket_is_removed_before_exit() {
         }),
         [Command::ChmodSocket, listening(1, 0, 0)]
     );
-    assert_eq!(h.signal(Signal::Term), [stopping(0, "SIGTERM"), term(1)]);
+    assert_eq!(
+        h.signal(Signal::Term),
+        [stopping(0, by_signal(Signal::Term)), term(1)]
+    );
     assert_eq!(
         h.exited(1, 0),
         [
             exit(1, 0, Some(0), None, true),
             Command::RemoveSocket,
-            Command::Exit { code: 0 }
+            master_exit(0)
         ]
     );
 }
@@ -85,13 +87,18 @@ fn a_second_stop_is_ignored() {
     h.start_all_ready();
     assert_eq!(
         h.signal(Signal::Term),
-        [stopping(0, "SIGTERM"), drain(1), drain(2)]
+        [stopping(0, by_signal(Signal::Term)), drain(1), drain(2)]
     );
     let deadline = h.deadline();
     h.advance(secs(2));
     let out = h.handle_raw(Event::Signal(Signal::Int));
-    assert_eq!(debugs(&out), ["already stopping; SIGINT ignored"]);
-    assert_eq!(without_logs(out), NOTHING);
+    assert_eq!(
+        debugs(&out),
+        [Trace::AlreadyStopping {
+            reason: by_signal(Signal::Int)
+        }]
+    );
+    assert_eq!(without_traces(out), NOTHING);
     assert_eq!(h.handle(Event::StopRequested), NOTHING);
     assert_eq!(h.signal(Signal::Term), NOTHING);
     // The kill timeout still counts from the first stop.
@@ -108,11 +115,11 @@ fn stop_requested_is_a_stop_with_exit_zero() {
     h.start_all_ready();
     assert_eq!(
         h.handle(Event::StopRequested),
-        [stopping(0, "stop() was called"), term(1)]
+        [stopping(0, StopReason::Requested), term(1)]
     );
     assert_eq!(
         h.exited(1, 0),
-        [exit(1, 0, Some(0), None, true), Command::Exit { code: 0 }]
+        [exit(1, 0, Some(0), None, true), master_exit(0)]
     );
 }
 
@@ -125,9 +132,9 @@ fn stop_before_start_exits_at_once() {
     assert_eq!(
         h.handle(Event::StopRequested),
         [
-            stopping(0, "stop() was called"),
+            stopping(0, StopReason::Requested),
             Command::RemoveSocket,
-            Command::Exit { code: 0 }
+            master_exit(0)
         ]
     );
     assert_eq!(h.start(), NOTHING);
@@ -146,7 +153,7 @@ fn nothing_restarts_or_reloads_while_stopping() {
     assert_eq!(h.handle(Event::ReloadRequested), NOTHING);
     assert_eq!(h.live(), 1);
     assert_eq!(h.deadline(), Some(secs(14)));
-    assert_eq!(h.retire_cleanly(2), [Command::Exit { code: 0 }]);
+    assert_eq!(h.retire_cleanly(2), [master_exit(0)]);
 }
 
 #[test]
@@ -155,9 +162,12 @@ fn a_pending_restart_is_dropped_by_a_stop() {
     h.start_all_ready();
     h.exited(1, 1);
     assert_eq!(h.deadline(), Some(secs(1)));
-    assert_eq!(h.signal(Signal::Term), [stopping(0, "SIGTERM"), drain(2)]);
+    assert_eq!(
+        h.signal(Signal::Term),
+        [stopping(0, by_signal(Signal::Term)), drain(2)]
+    );
     assert_eq!(h.deadline(), Some(secs(4)));
-    assert_eq!(h.retire_cleanly(2), [Command::Exit { code: 0 }]);
+    assert_eq!(h.retire_cleanly(2), [master_exit(0)]);
 }
 
 #[test]
@@ -168,26 +178,29 @@ fn stop_during_a_reload_retires_old_and_new() {
     h.forked(2);
     assert_eq!(
         h.signal(Signal::Term),
-        [stopping(0, "SIGTERM"), drain(1), drain(2)]
+        [stopping(0, by_signal(Signal::Term)), drain(1), drain(2)]
     );
     // The new worker listening now does not finish the reload.
     assert_eq!(h.listening(2), [listening(2, 0, 1)]);
     assert_eq!(h.retire_cleanly(2), NOTHING);
-    assert_eq!(h.retire_cleanly(1), [Command::Exit { code: 0 }]);
+    assert_eq!(h.retire_cleanly(1), [master_exit(0)]);
 }
 
 #[test]
 fn a_worker_without_pid_at_stop_is_retired_when_its_pid_arrives() {
     let mut h = Harness::new(policy(1));
     h.start();
-    assert_eq!(h.signal(Signal::Term), [stopping(0, "SIGTERM")]);
+    assert_eq!(
+        h.signal(Signal::Term),
+        [stopping(0, by_signal(Signal::Term))]
+    );
     // No pid: nothing to signal; only the deadline to give it up.
     assert_eq!(h.deadline(), Some(secs(5)));
     h.advance(secs(1));
     assert_eq!(h.forked(1), [drain(1)]);
     // The kill timeout counts from the stop, not from the fork.
     assert_eq!(h.deadline(), Some(secs(4)));
-    assert_eq!(h.retire_cleanly(1), [Command::Exit { code: 0 }]);
+    assert_eq!(h.retire_cleanly(1), [master_exit(0)]);
 }
 
 #[test]
@@ -204,19 +217,21 @@ fn package_changed_stops_with_exit_code_1() {
         id: 3,
         version: "5.1.0".into(),
     });
-    let reason = "master-process on disk changed to version 5.1.0";
     assert_eq!(
         errors(&out),
-        [format!(
-            "{reason}; stopping so the service manager restarts it"
-        )]
+        [Trace::PackageChanged {
+            version: "5.1.0".into()
+        }]
     );
+    let reason = StopReason::PackageChanged {
+        version: "5.1.0".into(),
+    };
     assert_eq!(
-        without_logs(out),
+        without_traces(out),
         [stopping(EXIT_PACKAGE_CHANGED, reason), drain(2)]
     );
     assert!(!h.is_alive(3));
-    assert_eq!(h.retire_cleanly(2), [Command::Exit { code: 1 }]);
+    assert_eq!(h.retire_cleanly(2), [master_exit(1)]);
 }
 
 #[test]
@@ -231,8 +246,13 @@ fn package_changed_with_no_other_worker_exits_1_at_once() {
             version: "6.0.0".into()
         }),
         [
-            stopping(1, "master-process on disk changed to version 6.0.0"),
-            Command::Exit { code: 1 }
+            stopping(
+                1,
+                StopReason::PackageChanged {
+                    version: "6.0.0".into()
+                }
+            ),
+            master_exit(1)
         ]
     );
 }
@@ -263,18 +283,24 @@ fn after_exit_nothing_is_done() {
 fn a_worker_that_never_reports_its_fork_does_not_hold_the_stop_forever() {
     let mut h = Harness::new(policy(1));
     h.start();
-    assert_eq!(h.signal(Signal::Term), [stopping(0, "SIGTERM")]);
+    assert_eq!(
+        h.signal(Signal::Term),
+        [stopping(0, by_signal(Signal::Term))]
+    );
     let out = h.fire_raw();
     assert_eq!(h.elapsed(), secs(5));
-    assert_eq!(errors(&out), ["worker 0 never started; forgotten"]);
-    assert_eq!(without_logs(out), [Command::Exit { code: 0 }]);
+    assert_eq!(errors(&out), [Trace::NeverStarted { slot: 0 }]);
+    assert_eq!(without_traces(out), [master_exit(0)]);
 }
 
 #[test]
 fn stop_finishes_when_the_exit_of_a_sigkilled_worker_is_never_reported() {
     let mut h = Harness::new(policy(1));
     h.start_all_ready();
-    assert_eq!(h.signal(Signal::Int), [stopping(0, "SIGINT"), drain(1)]);
+    assert_eq!(
+        h.signal(Signal::Int),
+        [stopping(0, by_signal(Signal::Int)), drain(1)]
+    );
     assert_eq!(h.fire(), [term(1)]);
     assert_eq!(h.fire(), [sigkill(1)]);
     assert_eq!(h.elapsed(), secs(5));
@@ -286,7 +312,7 @@ fn stop_finishes_when_the_exit_of_a_sigkilled_worker_is_never_reported() {
             id: 1,
             exited: true
         }),
-        [exit(1, 0, None, None, true), Command::Exit { code: 0 }]
+        [exit(1, 0, None, None, true), master_exit(0)]
     );
     assert!(h.sup.has_exited());
 }
@@ -297,7 +323,7 @@ fn stop_finishes_when_a_sigkilled_worker_is_stuck() {
     h.start_all_ready();
     assert_eq!(
         h.signal(Signal::Term),
-        [stopping(0, "SIGTERM"), drain(1), drain(2)]
+        [stopping(0, by_signal(Signal::Term)), drain(1), drain(2)]
     );
     assert_eq!(h.retire_cleanly(1), NOTHING);
     assert_eq!(h.fire(), [term(2)]);
@@ -309,8 +335,12 @@ fn stop_finishes_when_a_sigkilled_worker_is_stuck() {
     });
     assert_eq!(
         errors(&out),
-        ["worker 1 (pid 1002) still exists 1000 ms after SIGKILL; no longer waiting for it"]
+        [Trace::StuckAfterKill {
+            slot: 1,
+            pid: Some(1002),
+            grace: ms(1000)
+        }]
     );
-    assert_eq!(without_logs(out), [Command::Exit { code: 0 }]);
+    assert_eq!(without_traces(out), [master_exit(0)]);
     assert!(h.sup.has_exited());
 }

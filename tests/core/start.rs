@@ -1,7 +1,7 @@
 //! Starting: nothing before `Event::Start`, then one fork per slot, generation 0.
 
 use super::harness::*;
-use master_process::core::{Command, Event, Level, Log, Policy, Signal, Supervisor, WorkerTag};
+use master_process::core::{Command, Event, Policy, Signal, Supervisor, Trace, WorkerTag};
 
 #[test]
 fn nothing_happens_before_start() {
@@ -40,22 +40,22 @@ fn start_is_logged_and_a_second_start_does_nothing() {
         pid: None,
         slot: 0,
     };
+    let out = h.handle_raw(Event::Start);
     assert_eq!(
-        h.handle_raw(Event::Start),
+        out,
         [
-            Command::Log(Log {
-                level: Level::Debug,
-                worker: None,
-                text: "starting 1 worker(s)".into()
-            }),
-            Command::Log(Log {
-                level: Level::Debug,
-                worker: Some(tag),
-                text: "forking worker 0 of generation 0".into()
-            }),
+            trace(None, Trace::Starting { workers: 1 }),
+            trace(
+                Some(tag),
+                Trace::Forking {
+                    slot: 0,
+                    generation: 0
+                }
+            ),
             fork(1, 0, 0),
         ]
     );
+    assert_eq!(debugs(&out), traces(&out));
     assert_eq!(h.handle_raw(Event::Start), NOTHING);
     assert_eq!(h.live(), 1);
 }

@@ -3,35 +3,25 @@
 //! so it is killed.
 
 use super::harness::*;
-use master_process::core::{Command, Event, KillSignal, Level, Log, Policy, WorkerMessage};
+use master_process::core::{Command, Event, Policy, Trace, WorkerMessage, WorkerSignal};
 
 /// The state of the supervisor, as text, to compare before and after an event.
 fn snapshot(h: &Harness) -> String {
     format!("{:?}", h.sup)
 }
 
-fn ignored(what: &str, id: u32) -> Vec<Command> {
-    let text = format!("ignoring {what} of unknown worker #{id}");
-    vec![Command::Log(Log {
-        level: Level::Debug,
-        worker: None,
-        text,
-    })]
+fn ignored(what: &'static str, id: u32) -> Vec<Command> {
+    vec![trace(None, Trace::Unknown { what, id })]
 }
 
 /// What a `Forked` of unknown worker `id` with `pid` says: an error and SIGKILL.
 fn stray_killed(id: u32, pid: u32) -> Vec<Command> {
-    let text = format!("worker #{id} (pid {pid}) started after it was given up: killing it");
     vec![
-        Command::Log(Log {
-            level: Level::Error,
-            worker: None,
-            text,
-        }),
-        Command::Kill {
+        trace(None, Trace::StartedAfterGivenUp { id, pid }),
+        Command::Signal {
             id,
             pid,
-            signal: KillSignal::Kill,
+            signal: WorkerSignal::Kill,
         },
     ]
 }
@@ -132,8 +122,8 @@ fn a_worker_given_up_before_its_fork_was_confirmed_is_killed_when_the_fork_arriv
     // Still no pid at its kill deadline: given up.
     let out = h.fire_raw();
     assert_eq!(h.elapsed(), secs(5));
-    assert_eq!(errors(&out), ["worker 0 never started; forgotten"]);
-    assert_eq!(without_logs(out), NOTHING);
+    assert_eq!(errors(&out), [Trace::NeverStarted { slot: 0 }]);
+    assert_eq!(without_traces(out), NOTHING);
     assert_eq!(h.ids(), [2]);
     // Its fork is confirmed after all: the process must not run unsupervised.
     h.advance(secs(1));

@@ -1,0 +1,58 @@
+//! Why things happen, as values: the shell turns them into words (`shell/describe.rs`).
+
+use super::event::Signal;
+
+/// How a worker ended, as Node reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitStatus {
+    pub code: Option<i32>,
+    /// The signal's name (`SIGKILL`), when a signal ended it.
+    pub signal: Option<String>,
+}
+
+/// Why a new worker (of a reload or a replacement) failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailReason {
+    ExitedBeforeReady {
+        slot: u32,
+        pid: Option<u32>,
+        status: ExitStatus,
+    },
+    NotReadyInTime {
+        slot: u32,
+        timeout_ms: u64,
+    },
+}
+
+/// Why the master stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    Signal(Signal),
+    /// `handle.stop()`.
+    Requested,
+    /// master-process on disk is now `version`.
+    PackageChanged {
+        version: String,
+    },
+    /// A slot crashed `streak` times in a row soon after start.
+    CrashLoop {
+        slot: u32,
+        streak: u32,
+    },
+}
+
+/// Why a faulty worker is replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplaceReason {
+    Memory,
+    Cpu,
+    /// Its statistics could not be read while it was alive.
+    Unsampled,
+}
+
+/// Who paused or resumed monitoring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PauseCause {
+    Usr2,
+    Worker,
+}

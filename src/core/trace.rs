@@ -1,0 +1,141 @@
+//! What the master logs, as values; `Debug` ones show only with `DEBUG=master-process`,
+//! `Error` ones always. The shell turns them into lines (`shell/describe.rs`).
+
+use std::time::Duration;
+
+use super::event::WorkerId;
+use super::reason::{ExitStatus, FailReason, PauseCause, ReplaceReason, StopReason};
+use super::worker::RetireStage;
+
+/// How loud a trace is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Debug,
+    Error,
+}
+
+/// One decision or observation of the core.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trace {
+    Starting {
+        workers: u32,
+    },
+    Forking {
+        slot: u32,
+        generation: u32,
+    },
+    HasPid {
+        slot: u32,
+        pid: u32,
+    },
+    Listening {
+        slot: u32,
+    },
+    Ready {
+        slot: u32,
+    },
+    Exited {
+        slot: u32,
+        status: ExitStatus,
+    },
+    /// An event (`what`) of a worker the core does not know.
+    Unknown {
+        what: &'static str,
+        id: WorkerId,
+    },
+    Monitoring {
+        paused: bool,
+        cause: PauseCause,
+    },
+    SampledAfterExit,
+    OverLimits(OverLimits),
+    Replacing {
+        slot: u32,
+        reason: ReplaceReason,
+    },
+    ReloadIgnored,
+    ReloadQueued,
+    ReloadStarts {
+        generation: u32,
+    },
+    ReloadDone {
+        generation: u32,
+    },
+    RestartIn {
+        slot: u32,
+        delay: Duration,
+    },
+    Retiring {
+        slot: u32,
+    },
+    Drained,
+    Settled,
+    DrainLate,
+    KillTimeout {
+        stage: RetireStage,
+    },
+    AlreadyStopping {
+        reason: StopReason,
+    },
+    Stopping {
+        reason: StopReason,
+    },
+    Exiting {
+        code: i32,
+    },
+    // Errors from here on.
+    PackageChanged {
+        version: String,
+    },
+    ReloadFailed {
+        generation: u32,
+        reason: FailReason,
+    },
+    ReplacementFailed {
+        reason: FailReason,
+    },
+    CrashLoop {
+        slot: u32,
+        streak: u32,
+    },
+    NeverStarted {
+        slot: u32,
+    },
+    StuckAfterKill {
+        slot: u32,
+        pid: Option<u32>,
+        grace: Duration,
+    },
+    StartedAfterGivenUp {
+        id: WorkerId,
+        pid: u32,
+    },
+}
+
+/// A sample over a limit: the numbers behind it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OverLimits {
+    pub slot: u32,
+    pub rss_bytes: u64,
+    pub max_memory_bytes: u64,
+    pub cpu_percent: f64,
+    pub max_cpu_percent: f64,
+    pub memory_streak: u32,
+    pub cpu_streak: u32,
+}
+
+impl Trace {
+    pub fn level(&self) -> Level {
+        use Trace::*;
+        match self {
+            PackageChanged { .. }
+            | ReloadFailed { .. }
+            | ReplacementFailed { .. }
+            | CrashLoop { .. }
+            | NeverStarted { .. }
+            | StuckAfterKill { .. }
+            | StartedAfterGivenUp { .. } => Level::Error,
+            _ => Level::Debug,
+        }
+    }
+}

@@ -36,6 +36,8 @@ export interface Options {
   readyTimeout?: Duration;
   /** `MASTER_PROCESS_RELOAD_BATCH`: slots replaced at once during a reload. Default `'ALL'`. */
   reloadBatch?: number | 'ALL' | string;
+  /** `MASTER_PROCESS_RELOAD_SWAP`: `'slot'` retires each old worker once its own replacement is ready (4.x); `'batch'` once the whole batch is. Default `'slot'`. */
+  reloadSwap?: 'slot' | 'batch';
   /** `MASTER_PROCESS_MAX_CRASHES`: fast crashes in a row before giving up (exit 70); 0 never. Default 10. */
   maxCrashes?: number | string;
   /** `MASTER_PROCESS_MAX_THROTTLE`: cap of the crash back-off. Default `'30s'`. */
@@ -46,7 +48,9 @@ export interface WorkerInfo {
   pid: number;
   /** `WORKER_INDEX` */
   index: number;
-  /** `RELOAD_INDEX` */
+  /** Its generation: its `RELOAD_INDEX`. */
+  generation: number;
+  /** @deprecated the same as `generation`, kept for 5.0 code. */
   reloadIndex: number;
 }
 

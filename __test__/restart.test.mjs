@@ -145,7 +145,8 @@ test('workers retired by a reload are not replaced', async (t) => {
   master.signal('SIGWINCH');
   const [{ workers }] = await master.waitFor('PRIMARY workers');
   assert.equal(workers.length, WORKERS, JSON.stringify(workers));
-  assert.deepEqual(workers.map((w) => w.reloadIndex), Array(WORKERS).fill(1));
+  assert.deepEqual(workers.map((w) => w.generation), Array(WORKERS).fill(1));
+  assert.deepEqual(workers.map((w) => w.reloadIndex), Array(WORKERS).fill(1), "reloadIndex: the 5.0 alias");
   assert.deepEqual(workers.map((w) => w.index).sort(), [0, 1]);
   assert.equal(master.liveWorkers().length, WORKERS);
   assert.equal(master.records('PRIMARY fork').length, 2 * WORKERS);

@@ -4,20 +4,26 @@
 // request: stop listening (net close, so the primary stops routing here), answer what is in
 // flight with `Connection: close`, close idle keep-alive sockets after a grace, then tell
 // the master. The app's own SIGTERM handler still runs afterwards.
+//
+// The Node internals this relies on are all in lib/node-internals.js, each checked once before
+// it is relied on. If one is missing, the worker says so in one line on stderr and is retired
+// the 4.x way: it answers the master's drain request at once, without draining, so that the
+// master sends SIGTERM right away (then SIGKILL at MAX_KILL_TIMEOUT).
 
 const cluster = require('node:cluster');
 const net = require('node:net');
-const diagnostics = require('node:diagnostics_channel');
+const internals = require('./lib/node-internals.js');
 const protocol = require('./lib/protocol.js');
 
 const IDLE_GRACE_MS = 1000;
 const netClose = net.Server.prototype.close;
-const netListen = net.Server.prototype.listen;
 
 const servers = new Map(); // net.Server -> 'pending' | 'listening' | 'closed'
 const sockets = new Map(); // socket of an http(s) server -> requests in flight (once draining)
 let draining = false;
 let reported = false;
+let oldWay = false; // a check failed: no drain, SIGTERM then SIGKILL as in 4.x
+let httpChecked = false;
 
 function stopListening(server) {
   servers.set(server, 'closed');
@@ -25,12 +31,12 @@ function stopListening(server) {
   check();
 }
 
-net.Server.prototype.listen = function listen(...args) {
-  if (!servers.has(this)) track(this);
-  servers.set(this, 'pending');
-  watchListenErrors(this);
-  return netListen.apply(this, args);
-};
+/** Runs before every listen of every server (net.Server.prototype.listen is wrapped). */
+function onListen(server) {
+  if (!servers.has(server)) track(server);
+  servers.set(server, 'pending');
+  watchListenErrors(server);
+}
 
 /**
  * While a listen is pending, a failure means the server will not listen. Watched through
@@ -70,6 +76,11 @@ function track(server) {
   // the socket HTTP reads from: the TLS socket for https.
   const isHttp = typeof server.closeIdleConnections === 'function';
   const isTls = typeof server.setSecureContext === 'function';
+  if (isHttp && !httpChecked) {
+    httpChecked = true; // node:http is loaded now: check what the drain uses of it, once
+    const missing = internals.checkHttp();
+    if (missing.length > 0) retireTheOldWay(missing);
+  }
   if (isHttp && isTls) server.on('secureConnection', onConnection);
   else if (isHttp) server.on('connection', onConnection);
 }
@@ -85,7 +96,7 @@ function onConnection(socket) {
 
 /** A request that starts while draining is answered with `Connection: close`. */
 function onRequestStart({ socket, response }) {
-  response.shouldKeepAlive = false;
+  internals.closeAfterResponse(response);
   follow(socket, response);
 }
 
@@ -119,6 +130,7 @@ function exitAfterOwnSigtermHandler() {
 }
 
 function drain() {
+  if (oldWay) return drainedAtOnce();
   if (draining) return check();
   draining = true;
   exitAfterOwnSigtermHandler();
@@ -126,12 +138,11 @@ function drain() {
     if (state === 'listening') stopListening(server);
   }
   // Requests are watched only from now on, so serving costs nothing per request before.
-  diagnostics.subscribe('http.server.request.start', onRequestStart);
+  internals.onRequestStart(onRequestStart);
   for (const socket of sockets.keys()) {
-    // The response in progress on the socket, if any (what http's own server tracks).
-    const response = socket._httpMessage;
+    const response = internals.responseInFlight(socket);
     if (response) {
-      if (!response.headersSent) response.shouldKeepAlive = false;
+      if (!response.headersSent) internals.closeAfterResponse(response);
       follow(socket, response);
     }
     closeWhenIdle(socket);
@@ -140,19 +151,60 @@ function drain() {
 }
 
 function check() {
-  if (!draining || reported) return;
+  if (!draining) return;
   for (const state of servers.values()) if (state !== 'closed') return;
   if (sockets.size > 0) return;
-  reported = true;
-  process.send({ cmd: protocol.DRAINED }, () => {});
+  report();
 }
+
+function report() {
+  if (reported) return;
+  reported = true;
+  internals.sendInternal({ cmd: protocol.DRAINED });
+}
+
+/**
+ * The 4.x way: report drained without closing anything, so that the master's SIGTERM comes
+ * at once; what is in flight is left to the app's SIGTERM handler, as in 4.x (after which the
+ * worker still disconnects, as when draining).
+ */
+function drainedAtOnce() {
+  if (!draining) {
+    draining = true;
+    exitAfterOwnSigtermHandler();
+  }
+  report();
+}
+
+/** One line on stderr, once; from now on a drain request is answered at once. */
+function retireTheOldWay(missing) {
+  if (oldWay) return;
+  oldWay = true;
+  const deaf = missing.includes(internals.MISSING.internalMessage);
+  const how = deaf
+    ? "cannot hear the master's drain request: it will be retired the 4.x way once the drain "
+      + 'deadline passes (SIGTERM shortly before MAX_KILL_TIMEOUT, then SIGKILL)'
+    : 'will be retired the 4.x way (SIGTERM, then SIGKILL)';
+  process.stderr.write(
+    `master-process: this Node (${process.version}) lacks ${missing.join(' and ')}: `
+      + `this worker (pid ${process.pid}) ${how}\n`,
+  );
+  if (draining) report(); // a check at listen time failed while draining
+}
+
+const missingAtStart = internals.checkAtStart();
+if (missingAtStart.length === 0) {
+  const listen = internals.wrapListen(onListen);
+  if (listen) missingAtStart.push(listen);
+}
+if (missingAtStart.length > 0) retireTheOldWay(missingAtStart);
 
 // Ctrl-C in a terminal sends SIGINT to the whole process group, workers included. The
 // master stops them cleanly (drain, then SIGTERM), so a worker leaves SIGINT to it unless
 // the app listens for SIGINT itself (its own listeners still run).
 process.on('SIGINT', () => {});
 
-process.on('internalMessage', (message) => {
+internals.onInternalMessage((message) => {
   if (message?.cmd === protocol.DRAIN) drain();
-  else if (message?.cmd === protocol.SETTLE) process.send({ cmd: protocol.SETTLED }, () => {});
+  else if (message?.cmd === protocol.SETTLE) internals.sendInternal({ cmd: protocol.SETTLED });
 });

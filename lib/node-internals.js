@@ -1,0 +1,150 @@
+'use strict';
+// Every Node internal the drain module (worker-drain.js) relies on, in one place, each checked
+// once per worker before the drain relies on it. What lives in modules a worker loads anyway
+// (net, diagnostics_channel, the IPC channel) is checked at start-up; what lives in node:http
+// is checked when the first HTTP(S) server listens, because http is loaded by then (loading
+// http or https at start would add about 3 ms to every worker's start-up). Each check costs
+// microseconds, keeps nothing, and none runs per request. A failed check names what is
+// missing; worker-drain.js then retires the worker the 4.x way instead of misbehaving.
+
+const net = require('node:net');
+const diagnostics = require('node:diagnostics_channel');
+
+/** What a failed check reports, to be named in the worker's one line on stderr. */
+const MISSING = {
+  internalMessage: "the 'internalMessage' event (how the master's NODE_ commands reach a worker)",
+  listen: 'a patchable net.Server.prototype.listen',
+  diagnostics: 'diagnostics_channel.subscribe()',
+  httpMessage: 'socket._httpMessage (the response in flight on an HTTP socket)',
+  keepAlive: 'response.shouldKeepAlive (to answer with Connection: close)',
+};
+
+const REQUEST_START = 'http.server.request.start';
+
+function noop() {}
+
+/**
+ * The checks that need nothing more than a worker has loaded. Returns what is missing.
+ *
+ * - internalMessage: IPC messages whose `cmd` starts with NODE_ are emitted on `process` as
+ *   'internalMessage', not 'message'. Node's own IPC code listens there before any --require
+ *   runs (child_process for its handle ACKs, cluster for its worker protocol), so a Node that
+ *   routes NODE_ messages another way has no such listener. A process without an IPC channel
+ *   is no worker of a master (say, `node --require worker-drain.js app.js`): nothing to hear.
+ * - diagnostics_channel.subscribe(name, fn), which the drain calls (only once draining).
+ * - socket._httpMessage is a plain field: no accessor anywhere on net.Socket's prototype chain
+ *   (an accessor is how Node deprecates or moves a field, and reading it might warn).
+ */
+function checkAtStart() {
+  const missing = [];
+  if (typeof process.send === 'function' && process.listenerCount('internalMessage') === 0) {
+    missing.push(MISSING.internalMessage);
+  }
+  if (typeof diagnostics.subscribe !== 'function') missing.push(MISSING.diagnostics);
+  if (hasAccessor(net.Socket.prototype, '_httpMessage')) missing.push(MISSING.httpMessage);
+  return missing;
+}
+
+function hasAccessor(prototype, key) {
+  for (let object = prototype; object !== null; object = Object.getPrototypeOf(object)) {
+    const descriptor = Object.getOwnPropertyDescriptor(object, key);
+    if (descriptor) return descriptor.get !== undefined || descriptor.set !== undefined;
+  }
+  return false;
+}
+
+/**
+ * Wrap net.Server.prototype.listen, which http, https and tls servers inherit, so that
+ * `before(server)` runs before every listen. The check is the wrapping itself: it must not
+ * throw (a non-writable property, in strict mode) and must read back. Returns what is
+ * missing, or null.
+ */
+function wrapListen(before) {
+  const prototype = net.Server.prototype;
+  const netListen = prototype.listen;
+  const listen = function listen(...args) {
+    before(this);
+    return netListen.apply(this, args);
+  };
+  try {
+    prototype.listen = listen;
+  } catch {
+    return MISSING.listen;
+  }
+  return prototype.listen === listen ? null : MISSING.listen;
+}
+
+/**
+ * The checks of node:http, run when the first HTTP(S) server listens (http is loaded by then;
+ * for an https-only app, requiring node:http on top of https costs about 0.1 ms, once).
+ * Returns what is missing.
+ *
+ * - socket._httpMessage: http's own ServerResponse#assignSocket, which the server calls to
+ *   give a socket its current response, puts the response there, and detachSocket clears it.
+ *   Checked on bare objects of both prototypes: constructing a real ServerResponse would
+ *   announce it on the http.server.response.created channel (Node 26), and a real socket
+ *   would be a stream to tear down.
+ * - response.shouldKeepAlive is a plain boolean field of every response (OutgoingMessage),
+ *   which the drain sets to false so that the response goes out with Connection: close.
+ */
+function checkHttp() {
+  const http = require('node:http');
+  const missing = [];
+  if (!recordsResponseOnSocket(http)) missing.push(MISSING.httpMessage);
+  if (!hasKeepAliveField(http)) missing.push(MISSING.keepAlive);
+  return missing;
+}
+
+function recordsResponseOnSocket(http) {
+  const socket = Object.create(net.Socket.prototype);
+  const response = Object.create(http.ServerResponse.prototype);
+  try {
+    response.assignSocket(socket);
+    if (socket._httpMessage !== response) return false;
+    response.detachSocket(socket);
+    return socket._httpMessage === null;
+  } catch {
+    return false;
+  }
+}
+
+function hasKeepAliveField(http) {
+  try {
+    const descriptor = Object.getOwnPropertyDescriptor(new http.OutgoingMessage(), 'shouldKeepAlive');
+    return descriptor?.writable === true && typeof descriptor.value === 'boolean';
+  } catch {
+    return false;
+  }
+}
+
+module.exports = {
+  MISSING,
+  checkAtStart,
+  checkHttp,
+  wrapListen,
+
+  /** Listen for the master's NODE_ commands, which the app's process.on('message') never sees. */
+  onInternalMessage(listener) {
+    process.on('internalMessage', listener);
+  },
+
+  /** Answer the master: a NODE_ `cmd` makes the master's cluster side get it as 'internalMessage'. */
+  sendInternal(message) {
+    process.send(message, noop);
+  },
+
+  /** The response being written on an HTTP socket (what http's own server tracks), or null. */
+  responseInFlight(socket) {
+    return socket._httpMessage ?? null;
+  },
+
+  /** Make a response whose head is not sent yet go out with `Connection: close`, then close. */
+  closeAfterResponse(response) {
+    response.shouldKeepAlive = false;
+  },
+
+  /** From now on, `listener({ socket, response })` runs as each HTTP request starts. */
+  onRequestStart(listener) {
+    diagnostics.subscribe(REQUEST_START, listener);
+  },
+};

@@ -4,12 +4,14 @@
 // that every generation passes through the sampler. Prints the master's RSS, open fds and
 // thread count after the first generation is up, at every checkpoint and at the end, then one
 // JSON line (the last line of stdout). A master that keeps something per retired worker
-// shows it here as growth with the number of reloads. Every process it starts is killed by
+// shows it here as growth with the number of reloads. The same soak then runs on a plain
+// Node `cluster` primary that forks a new generation on SIGHUP (bench/apps/plain-cluster-fork.js)
+// as the baseline: what Node's cluster itself keeps. Every process it starts is killed by
 // pid at the end, also on error or Ctrl-C.
 // Knobs: BENCH_SOAK_RELOADS 1000  BENCH_SOAK_WORKERS 2  BENCH_SOAK_CONNECTIONS 4
 //        BENCH_SOAK_EVERY 100 (checkpoint interval)  BENCH_DELAY_MS 0
 //        BENCH_SOAK_MODULE the master-process to soak (default: this checkout), e.g. an
-//        older build to compare with
+//        older build to compare with  BENCH_SOAK_PLAIN 1 (0: no plain-cluster baseline)
 import fs from 'node:fs';
 import path from 'node:path';
 import { startLoad } from './load-client.mjs';
@@ -29,16 +31,10 @@ function snapshot(pid, reloads) {
   return { reloads, rssKiB, fds, threads };
 }
 
-async function main() {
+/** Soak one master (`script` with `env`); its snapshots and what the clients saw. */
+async function soak(name, script, env) {
   const port = await freePort();
-  const master = new Proc(path.join(APPS, 'app.js'), {
-    BENCH_MASTER: MODULE,
-    BENCH_DELAY_MS: process.env.BENCH_DELAY_MS ?? '0',
-    PORT: String(port),
-    WORKERS: String(WORKERS),
-    MASTER_PROCESS_MONITOR_WARMUP: '0',
-    MASTER_PROCESS_MONITOR_INTERVAL: '50ms',
-  });
+  const master = new Proc(script, { ...env, PORT: String(port), WORKERS: String(WORKERS) });
   const seen = { listening: 0, reloaded: 0, retired: 0, unexpected: 0 };
   master.onRecord = (r) => {
     if (r.kind === 'WORKER') seen.listening++;
@@ -46,37 +42,60 @@ async function main() {
     if (r.kind === 'EVENT' && r.event === 'worker-exit') seen[r.expected ? 'retired' : 'unexpected']++;
     master.records.length = 0; // only the counts matter
   };
-  await master.waitUntil(() => seen.listening >= WORKERS, 'the first generation');
+  await master.waitUntil(() => seen.listening >= WORKERS, `${name}: the first generation`);
   const load = startLoad(port, { connections: CONNECTIONS });
   const rows = [snapshot(master.pid, 0)];
   const started = Date.now();
   for (let generation = 1; generation <= RELOADS; generation++) {
     master.signal('SIGHUP');
-    await master.waitUntil(() => seen.reloaded === generation, `reload ${generation}`);
+    await master.waitUntil(() => seen.reloaded === generation, `${name}: reload ${generation}`);
     await master.waitUntil(() => seen.retired >= generation * WORKERS,
-      `the old workers of reload ${generation} to be gone`);
+      `${name}: the old workers of reload ${generation} to be gone`);
     if (generation % EVERY === 0 || generation === RELOADS) {
       rows.push(snapshot(master.pid, generation));
-      process.stderr.write(`${generation} reloads, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+      process.stderr.write(`${name}: ${generation} reloads, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
     }
   }
   const stats = await load.stop();
-  const { unexpected } = seen;
   master.signal('SIGTERM');
-  const exit = await master.exit;
-  const [first, last] = [rows[0], rows.at(-1)];
-  console.log(`${MODULE}: reload soak, ${RELOADS} reloads, ${WORKERS} workers, ${CONNECTIONS} keep-alive connections`);
-  console.log('| reloads | master RSS | open fds | threads |');
-  console.log('|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.reloads} | ${(r.rssKiB / 1024).toFixed(1)} MiB | ${r.fds} | ${r.threads} |`);
-  console.log(`requests ${stats.sent}, failed ${stats.failed}, unexpected worker exits ${unexpected}, ` +
-    `master exit ${JSON.stringify({ code: exit.code, signal: exit.signal })}, ` +
-    `${((Date.now() - started) / 1000).toFixed(0)} s`);
-  console.log(JSON.stringify({
-    reloads: RELOADS, workers: WORKERS, rows,
-    rssGrowthKiB: last.rssKiB - first.rssKiB, fdGrowth: last.fds - first.fds,
+  await master.exit;
+  return { name, rows, seconds: (Date.now() - started) / 1000, stats, unexpected: seen.unexpected };
+}
+
+async function main() {
+  const runs = [await soak('master-process', path.join(APPS, 'app.js'), {
+    BENCH_MASTER: MODULE,
+    BENCH_DELAY_MS: process.env.BENCH_DELAY_MS ?? '0',
+    MASTER_PROCESS_MONITOR_WARMUP: '0',
+    MASTER_PROCESS_MONITOR_INTERVAL: '50ms',
+  })];
+  if (process.env.BENCH_SOAK_PLAIN !== '0') {
+    runs.push(await soak('plain cluster', path.join(APPS, 'plain-cluster-fork.js'), {
+      BENCH_EVENTS: '1',
+      BENCH_DELAY_MS: process.env.BENCH_DELAY_MS ?? '0',
+    }));
+  }
+  console.log(`reload soak: ${RELOADS} reloads, ${WORKERS} workers, ${CONNECTIONS} keep-alive connections; ${MODULE}`);
+  console.log(`| reloads | ${runs.map((r) => `${r.name} RSS | fds | threads`).join(' | ')} |`);
+  console.log(`|---|${runs.map(() => '---|---|---').join('|')}|`);
+  for (let i = 0; i < runs[0].rows.length; i++) {
+    const cells = runs.map(({ rows }) => {
+      const r = rows[i];
+      return `${(r.rssKiB / 1024).toFixed(1)} MiB | ${r.fds} | ${r.threads}`;
+    });
+    console.log(`| ${runs[0].rows[i].reloads} | ${cells.join(' | ')} |`);
+  }
+  const summary = runs.map(({ name, rows, seconds, stats, unexpected }) => ({
+    name, seconds, rows,
+    rssGrowthKiB: rows.at(-1).rssKiB - rows[0].rssKiB, fdGrowth: rows.at(-1).fds - rows[0].fds,
     requests: stats.sent, failed: stats.failed, errors: stats.errors, unexpected,
   }));
+  for (const s of summary) {
+    const signed = (n, digits = 0) => `${n >= 0 ? '+' : ''}${n.toFixed(digits)}`;
+    console.log(`${s.name}: RSS ${signed(s.rssGrowthKiB / 1024, 1)} MiB, fds ${signed(s.fdGrowth)}, ` +
+      `${s.requests} requests, ${s.failed} failed, ${s.unexpected} unexpected worker exits, ${s.seconds.toFixed(0)} s`);
+  }
+  console.log(JSON.stringify({ reloads: RELOADS, workers: WORKERS, runs: summary }));
 }
 
 const cleanup = () => {

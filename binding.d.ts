@@ -39,6 +39,13 @@ export declare class Master {
   settled(id: number): void
   /** The worker exited (`code` or `signal`). */
   exited(id: number, code?: number | undefined | null, signal?: string | undefined | null): void
+  /** Node's event loop answers a `ping` command. */
+  pong(): void
+  /**
+   * Environment variables the workers must not inherit: the service manager's, meant
+   * for the master alone (`NOTIFY_SOCKET`, `WATCHDOG_*`).
+   */
+  get hiddenEnv(): Array<string>
   /** Same as SIGHUP. */
   reload(): void
   /** Same as SIGTERM. */
@@ -59,6 +66,7 @@ export type JsCommand =
   | { kind: 'settle'; id: number }
   | { kind: 'send'; id: number; message: string }
   | { kind: 'notify'; notice: JsNotice }
+  | { kind: 'ping' }
   | { kind: 'exit'; code: number }
 
 /** An event of the master handle, told apart by its name `event`; the rest is its payload. */

@@ -139,6 +139,7 @@ class MasterHandle extends EventEmitter {
 
 function glue(master, startCwd) {
   const workers = new Map();
+  const hiddenEnv = master.hiddenEnv;
   const handle = new MasterHandle(master, workers);
   const idOf = (worker) => worker[ID]?.id;
 
@@ -178,6 +179,7 @@ function glue(master, startCwd) {
       WORKER_INDEX: String(command.index),
       ...(command.port === undefined ? {} : { PORT: command.port }),
     };
+    for (const name of hiddenEnv) env[name] = undefined; // cluster.fork leaves these out
     let worker;
     try {
       worker = cluster.fork(env);
@@ -212,6 +214,7 @@ function glue(master, startCwd) {
       handle.emit(event, payload);
     },
     exit: ({ code }) => process.exit(code),
+    ping: () => master.pong(),
   };
   return { handle, unglue, onCommand: (command) => dispatch(command, run) };
 }

@@ -30,6 +30,8 @@ function dispatch(command, run) {
       return run.notify(command);
     case 'exit':
       return run.exit(command);
+    case 'ping':
+      return run.ping(command);
     default: {
       /** @type {never} */
       const unknown = command;

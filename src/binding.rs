@@ -13,6 +13,7 @@ use crate::core::{Event, NodeCommand, Notice, Supervisor, WorkerMessage};
 use crate::error::Error;
 use crate::shell::describe::note_json;
 use crate::shell::driver::Outbox;
+use crate::shell::notify::{NotifyEnv, MANAGER_ONLY};
 use crate::shell::{host, log::Style, package::PackageWatch, signals, socket, Setup, Shell};
 
 type Result<T> = napi::Result<T, String>;
@@ -39,6 +40,8 @@ pub enum JsCommand {
     Send { id: u32, message: String },
     /// Emit an event on the master handle.
     Notify { notice: JsNotice },
+    /// Answer with `Master.pong()` (the service watchdog checks that Node's loop runs).
+    Ping,
     /// `process.exit(code)`.
     Exit { code: i32 },
 }
@@ -154,6 +157,7 @@ impl Master {
             package: PackageWatch::new(Path::new(&self.package)),
             style,
             notes: self.config.notes.clone(),
+            notify: NotifyEnv::read(|k| std::env::var(k).ok(), std::process::id()),
         };
         self.shell = Some(Shell::start(setup)?);
         Ok(())
@@ -202,6 +206,21 @@ impl Master {
     #[napi]
     pub fn exited(&self, id: u32, code: Option<i32>, signal: Option<String>) {
         self.send(Event::Exited { id, code, signal });
+    }
+
+    /// Node's event loop answers a `ping` command.
+    #[napi]
+    pub fn pong(&self) {
+        if let Some(shell) = &self.shell {
+            shell.pong();
+        }
+    }
+
+    /// Environment variables the workers must not inherit: the service manager's, meant
+    /// for the master alone (`NOTIFY_SOCKET`, `WATCHDOG_*`).
+    #[napi(getter)]
+    pub fn hidden_env(&self) -> Vec<String> {
+        MANAGER_ONLY.iter().map(|s| s.to_string()).collect()
     }
 
     /// Same as SIGHUP.
@@ -271,6 +290,11 @@ impl Outbox for JsOutbox {
     fn send(&self, command: NodeCommand) {
         let js = self.convert(command);
         self.tsfn.call(js, ThreadsafeFunctionCallMode::NonBlocking);
+    }
+
+    fn ping(&self) {
+        self.tsfn
+            .call(JsCommand::Ping, ThreadsafeFunctionCallMode::NonBlocking);
     }
 }
 

@@ -68,6 +68,17 @@ pub enum Notice {
     },
 }
 
+/// What the service manager (systemd's `NOTIFY_SOCKET`) is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceState {
+    /// Every slot serves: after the first generation, and after each reload ends.
+    Ready,
+    /// A reload began.
+    Reloading,
+    /// A stop began.
+    Stopping,
+}
+
 /// What only Node's main thread can do: the commands the JS glue runs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NodeCommand {
@@ -117,6 +128,8 @@ pub enum Command {
     },
     ChmodSocket,
     RemoveSocket,
+    /// Tell the service manager.
+    Service(ServiceState),
     /// A line for the master's log, about `worker` if any.
     Trace {
         worker: Option<WorkerTag>,

@@ -7,10 +7,12 @@ use super::reload::Reload;
 pub(super) enum Lifecycle {
     /// Before `Event::Start`.
     Idle,
-    /// Serving; a reload may run, and one more may be queued behind it.
+    /// Serving; a reload may run, and one more may be queued behind it. `announced` once
+    /// every slot of the first generation was ready and the service manager was told.
     Running {
         reload: Option<Reload>,
         queued: bool,
+        announced: bool,
     },
     /// Retiring every worker; the master exits with `code` once none is left.
     Stopping { code: i32 },
@@ -52,6 +54,22 @@ impl Lifecycle {
     pub(super) fn set_reload(&mut self, new: Reload) {
         if let Lifecycle::Running { reload, .. } = self {
             *reload = Some(new);
+        }
+    }
+
+    pub(super) fn is_announced(&self) -> bool {
+        matches!(
+            self,
+            Lifecycle::Running {
+                announced: true,
+                ..
+            }
+        )
+    }
+
+    pub(super) fn set_announced(&mut self) {
+        if let Lifecycle::Running { announced, .. } = self {
+            *announced = true;
         }
     }
 

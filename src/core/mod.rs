@@ -10,6 +10,7 @@ mod reason;
 mod reload;
 mod restart;
 mod retire;
+mod service;
 mod shutdown;
 mod slot;
 mod trace;
@@ -18,7 +19,9 @@ mod worker;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-pub use command::{Command, NodeCommand, Notice, WorkerNote, WorkerSignal, WorkerTag};
+pub use command::{
+    Command, NodeCommand, Notice, ServiceState, WorkerNote, WorkerSignal, WorkerTag,
+};
 pub use event::{Event, Reading, Sample, SampleResult, Signal, WorkerId, WorkerMessage};
 pub use policy::{Limits, Policy, ReadyOn, Swap, PACED_CRASHES};
 pub use reason::{ExitStatus, FailReason, PauseCause, ReplaceReason, StopReason};
@@ -70,6 +73,7 @@ impl Supervisor {
             self.on_event(now, event);
             self.on_timers(now);
             self.run_queued_reload(now);
+            self.check_first_ready();
             self.check_stopped();
         }
         std::mem::take(&mut self.out)
@@ -89,6 +93,11 @@ impl Supervisor {
     /// Reloads so far: the `RELOAD_INDEX` of the newest generation.
     pub fn reload_index(&self) -> u32 {
         self.reload_index
+    }
+
+    /// Whether a reload is running.
+    pub fn is_reloading(&self) -> bool {
+        self.life.reload().is_some()
     }
 
     /// Whether monitoring is paused (SIGUSR2 or a worker's `pause_monitoring`).
@@ -161,6 +170,7 @@ impl Supervisor {
         self.life = Lifecycle::Running {
             reload: None,
             queued: false,
+            announced: false,
         };
         let workers = self.policy.workers;
         self.trace(None, Trace::Starting { workers });

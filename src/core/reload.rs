@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use super::command::{NodeCommand, Notice};
+use super::command::{NodeCommand, Notice, ServiceState};
 use super::event::WorkerId;
 use super::policy::Swap;
 use super::reason::FailReason;
@@ -54,6 +54,7 @@ impl Supervisor {
         self.reload_index += 1;
         let generation = self.reload_index;
         self.trace(None, Trace::ReloadStarts { generation });
+        self.tell_service(ServiceState::Reloading);
         let pending = (0..self.policy.workers).collect();
         self.life.set_reload(Reload {
             generation,
@@ -146,6 +147,7 @@ impl Supervisor {
         let generation = reload.generation;
         self.trace(None, Trace::ReloadDone { generation });
         self.node(NodeCommand::Notify(Notice::ReloadDone { generation }));
+        self.tell_service(ServiceState::Ready);
     }
 
     /// Roll the current batch back: its new workers that have not taken over yet go, and
@@ -174,6 +176,7 @@ impl Supervisor {
             generation,
             reason,
         }));
+        self.tell_service(ServiceState::Ready);
     }
 
     /// Start the reload asked for meanwhile, once the last one's retirements are over.

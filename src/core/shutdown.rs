@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use super::command::{Command, NodeCommand, Notice};
+use super::command::{Command, NodeCommand, Notice, ServiceState};
 use super::lifecycle::Lifecycle;
 use super::reason::StopReason;
 use super::trace::Trace;
@@ -20,6 +20,7 @@ impl Supervisor {
         };
         self.trace(None, trace);
         self.node(NodeCommand::Notify(Notice::Stopping { code, reason }));
+        self.tell_service(ServiceState::Stopping);
         for slot in &mut self.slots {
             slot.restart_at = None;
         }

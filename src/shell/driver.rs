@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,8 +13,10 @@ use tracing_subscriber::layer::SubscriberExt;
 
 use super::handles::ProcessHandles;
 use super::log::{DebugLayer, Style};
+use super::notify::NotifyEnv;
 use super::package::PackageWatch;
 use super::sampler::Sampler;
+use super::service::ServiceLink;
 use super::socket;
 use crate::core::{
     Command, Event, Level, NodeCommand, Supervisor, Trace, WorkerId, WorkerSignal, WorkerTag,
@@ -22,6 +25,8 @@ use crate::core::{
 /// Where commands only Node can run go (fork, drain, settle, send, notify, exit).
 pub trait Outbox: Send {
     fn send(&self, command: NodeCommand);
+    /// Ask Node's event loop to answer (`Master.pong()`), for the service watchdog.
+    fn ping(&self);
 }
 
 /// Everything the driver thread owns.
@@ -34,32 +39,62 @@ pub struct Driver {
     pub style: Style,
     pub notes: Vec<String>,
     pub handles: Arc<ProcessHandles>,
+    /// What the service manager asked for (`NOTIFY_SOCKET`, `WATCHDOG_USEC`).
+    pub notify: NotifyEnv,
+    /// How many pings Node's event loop has answered.
+    pub pongs: Arc<AtomicU64>,
 }
 
 impl Driver {
     /// Run until the core exits or every sender is gone.
-    pub fn run(mut self, rx: Receiver<Event>) {
+    pub fn run(self, rx: Receiver<Event>) {
         let subscriber = tracing_subscriber::registry().with(DebugLayer::new(self.style));
         tracing::subscriber::with_default(subscriber, || {
-            for note in std::mem::take(&mut self.notes) {
+            for note in &self.notes {
                 tracing::debug!("{note}");
             }
-            while let Some(event) = self.next_event(&rx) {
-                self.feed(event);
-                if self.core.has_exited() {
+            let service = ServiceLink::new(&self.notify, self.pongs.clone(), Instant::now());
+            let mut running = Running {
+                driver: self,
+                service,
+            };
+            while let Some(event) = running.next_event(&rx) {
+                running.feed(event);
+                if running.driver.core.has_exited() {
                     break;
                 }
             }
         });
     }
+}
 
-    fn next_event(&self, rx: &Receiver<Event>) -> Option<Event> {
-        let Some(deadline) = self.core.poll_timeout() else {
+/// The driver at work, with what it opened at start.
+struct Running {
+    driver: Driver,
+    service: Option<ServiceLink>,
+}
+
+impl Running {
+    fn next_event(&mut self, rx: &Receiver<Event>) -> Option<Event> {
+        let watchdog = self.service.as_ref().and_then(|s| s.deadline());
+        let Some(deadline) = self
+            .driver
+            .core
+            .poll_timeout()
+            .into_iter()
+            .chain(watchdog)
+            .min()
+        else {
             return rx.recv().ok();
         };
         match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(event) => Some(event),
-            Err(RecvTimeoutError::Timeout) => Some(Event::Tick),
+            Err(RecvTimeoutError::Timeout) => {
+                if let Some(service) = self.service.as_mut() {
+                    service.tick(Instant::now(), self.driver.outbox.as_ref());
+                }
+                Some(Event::Tick)
+            }
             Err(RecvTimeoutError::Disconnected) => None,
         }
     }
@@ -69,32 +104,43 @@ impl Driver {
         let mut queue = VecDeque::from([event]);
         while let Some(event) = queue.pop_front() {
             if let Event::Exited { id, .. } | Event::Probed { id, exited: true } = &event {
-                self.handles.forget(*id);
+                self.driver.handles.forget(*id);
             }
-            for command in self.core.handle(Instant::now(), event) {
+            for command in self.driver.core.handle(Instant::now(), event) {
                 queue.extend(self.run_command(command));
             }
+        }
+        if let Some(service) = self.service.as_mut() {
+            service.refresh_status(&self.driver.core);
         }
     }
 
     fn run_command(&mut self, command: Command) -> Option<Event> {
         match command {
             Command::Node(node) => return self.run_node(node),
-            Command::Signal { id, pid, signal } => signal_worker(&self.handles, id, pid, signal),
+            Command::Signal { id, pid, signal } => {
+                signal_worker(&self.driver.handles, id, pid, signal)
+            }
             Command::Probe { id, pid } => {
-                let exited = self.handles.has_exited(id, pid);
+                let exited = self.driver.handles.has_exited(id, pid);
                 return Some(Event::Probed { id, exited });
             }
             Command::Sample { targets } => {
-                let handles = &self.handles;
+                let handles = &self.driver.handles;
                 let has_exited = |id, pid| handles.has_exited(id, pid);
                 return self
+                    .driver
                     .sampler
                     .sample(&targets, has_exited)
                     .map(Event::Samples);
             }
             Command::ChmodSocket => self.chmod_socket(),
             Command::RemoveSocket => self.remove_socket(),
+            Command::Service(state) => {
+                if let Some(service) = self.service.as_mut() {
+                    service.tell(state, &self.driver.core);
+                }
+            }
             Command::Trace { worker, trace } => write_trace(worker, &trace),
         }
         None
@@ -103,16 +149,19 @@ impl Driver {
     /// Hand a command to Node; a fork first checks that master-process did not change.
     fn run_node(&mut self, command: NodeCommand) -> Option<Event> {
         if let NodeCommand::Fork { id, .. } = command {
-            if let Some(version) = self.package.changed() {
+            if let Some(version) = self.driver.package.changed() {
                 return Some(Event::PackageChanged { id, version });
             }
         }
-        self.outbox.send(command);
+        if let Some(service) = self.service.as_mut() {
+            service.observe(&command);
+        }
+        self.driver.outbox.send(command);
         None
     }
 
     fn chmod_socket(&self) {
-        let Some(path) = self.socket.as_deref() else {
+        let Some(path) = self.driver.socket.as_deref() else {
             return;
         };
         match socket::chmod(path) {
@@ -123,7 +172,7 @@ impl Driver {
     }
 
     fn remove_socket(&self) {
-        let Some(path) = self.socket.as_deref() else {
+        let Some(path) = self.driver.socket.as_deref() else {
             return;
         };
         match socket::remove(path) {

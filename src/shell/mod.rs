@@ -6,11 +6,14 @@ pub mod driver;
 pub mod handles;
 pub mod host;
 pub mod log;
+pub mod notify;
 pub mod package;
 pub mod sampler;
+pub mod service;
 pub mod signals;
 pub mod socket;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -25,6 +28,7 @@ pub struct Shell {
     tx: Sender<Event>,
     signals: SignalThread,
     handles: Arc<handles::ProcessHandles>,
+    pongs: Arc<AtomicU64>,
     _driver: JoinHandle<()>,
 }
 
@@ -36,6 +40,7 @@ pub struct Setup {
     pub package: package::PackageWatch,
     pub style: log::Style,
     pub notes: Vec<String>,
+    pub notify: notify::NotifyEnv,
 }
 
 impl Shell {
@@ -44,6 +49,7 @@ impl Shell {
         let (tx, rx) = channel();
         let signals = SignalThread::spawn(tx.clone()).map_err(Error::Signals)?;
         let handles = Arc::new(handles::ProcessHandles::default());
+        let pongs = Arc::new(AtomicU64::new(0));
         let driver = Driver {
             core: setup.supervisor,
             outbox: setup.outbox,
@@ -53,6 +59,8 @@ impl Shell {
             style: setup.style,
             notes: setup.notes,
             handles: handles.clone(),
+            notify: setup.notify,
+            pongs: pongs.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("master-process-driver".into())
@@ -63,8 +71,14 @@ impl Shell {
             tx,
             signals,
             handles,
+            pongs,
             _driver: thread,
         })
+    }
+
+    /// Node's event loop answered a watchdog ping.
+    pub fn pong(&self) {
+        self.pongs.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Pass an event to the driver (a closed driver means the master is exiting: ignored).

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use master_process::core::{
     Command, Event, ExitStatus, FailReason, Level, NodeCommand, Notice, Policy, Reading,
-    ReplaceReason, Sample, SampleResult, Signal, StopReason, Supervisor, Trace, Worker, WorkerId,
-    WorkerMessage, WorkerNote, WorkerSignal, WorkerTag,
+    ReplaceReason, Sample, SampleResult, ServiceState, Signal, StopReason, Supervisor, Trace,
+    Worker, WorkerId, WorkerMessage, WorkerNote, WorkerSignal, WorkerTag,
 };
 
 pub const MB: u64 = 1024 * 1024;
@@ -264,10 +264,23 @@ pub fn reading(rss_mb: u64, cpu: f64) -> Option<Reading> {
     })
 }
 
+/// The commands without traces and without what the service manager is told (tests of
+/// those read them with `handle_raw` and `services`).
 pub fn without_traces(commands: Vec<Command>) -> Vec<Command> {
     commands
         .into_iter()
-        .filter(|c| !matches!(c, Command::Trace { .. }))
+        .filter(|c| !matches!(c, Command::Trace { .. } | Command::Service(_)))
+        .collect()
+}
+
+/// What the service manager is told in `commands`, in order.
+pub fn services(commands: &[Command]) -> Vec<ServiceState> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Service(state) => Some(*state),
+            _ => None,
+        })
         .collect()
 }
 

@@ -8,6 +8,7 @@ mod ready_on;
 mod reload;
 mod restart;
 mod retire;
+mod service;
 mod shutdown;
 mod start;
 mod unknown;

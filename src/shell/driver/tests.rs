@@ -21,6 +21,8 @@ impl Outbox for FakeOutbox {
         sent.lock().unwrap().push(command);
         wake.notify_all();
     }
+
+    fn ping(&self) {}
 }
 
 impl FakeOutbox {
@@ -76,6 +78,8 @@ fn start(name: &str, policy: Policy) -> Running {
         style: Style::from_env(None, None, false),
         notes: Vec::new(),
         handles: handles.clone(),
+        notify: Default::default(),
+        pongs: Default::default(),
     };
     let (tx, rx) = channel();
     let thread = std::thread::spawn(move || driver.run(rx));

@@ -1,0 +1,141 @@
+// sd_notify: the master tells the service manager READY (every slot of the first generation
+// ready), RELOADING + MONOTONIC_USEC then READY around a reload, STOPPING, STATUS lines, and
+// WATCHDOG=1 while its JS event loop answers. The receiving end is a real datagram socket
+// bound by the test (fixtures/notify-receiver.py; Node has no unix datagram sockets).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { startMaster, freePort, tempDir, readLines, FIXTURES } from './helpers.mjs';
+
+/** Bind a notify socket in a temp dir; returns { path, datagrams, waitFor }. */
+async function receiver(t) {
+  const socketPath = path.join(tempDir(t, 'mp-notify-'), 'notify.sock');
+  const child = spawn('python3', [path.join(FIXTURES, 'notify-receiver.py'), socketPath], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.after(() => child.kill('SIGKILL'));
+  const datagrams = [];
+  let wake = () => {};
+  let bound;
+  const listening = new Promise((resolve) => (bound = resolve));
+  readLines(child.stdout, (line) => {
+    const record = JSON.parse(line);
+    if (record.listening) bound();
+    else datagrams.push(record);
+    wake();
+  });
+  await listening;
+  /** Wait until `predicate(datagrams)` holds (a hang guard of 20 s, not a measure). */
+  const waitFor = (predicate, what) => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}: ${JSON.stringify(datagrams)}`)), 20000);
+    wake = () => {
+      if (predicate(datagrams)) {
+        clearTimeout(timer);
+        resolve(datagrams);
+      }
+    };
+    wake();
+  });
+  return { path: socketPath, datagrams, waitFor };
+}
+
+/** The state messages (READY, RELOADING, STOPPING), in order, without STATUS or WATCHDOG. */
+const states = (datagrams) => datagrams
+  .map((d) => d.text.split('\n')[0])
+  .filter((first) => /^(READY|RELOADING|STOPPING)=1$/.test(first));
+
+test('READY once every worker listens, RELOADING then READY around a reload, STOPPING on SIGTERM', async (t) => {
+  const notify = await receiver(t);
+  const master = startMaster(t, {
+    fixture: 'env-report.js',
+    env: { PORT: String(await freePort()), WORKERS: '2', NOTIFY_SOCKET: notify.path },
+  });
+  await notify.waitFor((d) => states(d).length === 1, 'READY');
+  assert.equal(master.records('WORKER listening').length, 2, 'READY only once both workers listen');
+  const ready = notify.datagrams.find((d) => d.text.startsWith('READY=1'));
+  assert.match(ready.text, /^READY=1\nSTATUS=2\/2 workers serving, generation 0$/);
+
+  master.signal('SIGHUP');
+  await master.waitEvent('reload');
+  await notify.waitFor((d) => states(d).length === 3, 'RELOADING then READY');
+  const reloading = notify.datagrams.find((d) => d.text.startsWith('RELOADING=1'));
+  assert.match(reloading.text, /^RELOADING=1\nMONOTONIC_USEC=\d+$/);
+
+  master.signal('SIGTERM');
+  await master.waitUntil(() => master.child.exitCode !== null, 'the master to exit');
+  await notify.waitFor((d) => states(d).length === 4, 'STOPPING');
+  assert.deepEqual(states(notify.datagrams), ['READY=1', 'RELOADING=1', 'READY=1', 'STOPPING=1']);
+  const statuses = notify.datagrams.map((d) => /STATUS=(.*)/.exec(d.text)?.[1]).filter(Boolean);
+  assert.ok(statuses.includes('2/2 workers serving, generation 1, reloading'), statuses.join('\n'));
+  assert.ok(statuses.some((s) => s.startsWith('stopping:')), statuses.join('\n'));
+});
+
+test('a rolled-back reload is reported in STATUS and ends with READY', async (t) => {
+  const notify = await receiver(t);
+  const master = startMaster(t, {
+    fixture: 'gated.js',
+    env: {
+      PORT: String(await freePort()), WORKERS: '1', NOTIFY_SOCKET: notify.path,
+      FIXTURE_GATE: '/', FIXTURE_GATE_INDEX: '0', FIXTURE_GATE_THROWS: '1',
+    },
+  });
+  await notify.waitFor((d) => states(d).length === 1, 'READY');
+  master.signal('SIGHUP');
+  await master.waitEvent('reload-failed');
+  await notify.waitFor((d) => states(d).length === 3, 'RELOADING then READY');
+  await notify.waitFor((d) => d.some((x) => /STATUS=.*last reload 1 failed: worker 0/.test(x.text)), 'the failure in STATUS');
+});
+
+test('workers do not see NOTIFY_SOCKET, WATCHDOG_USEC or WATCHDOG_PID', async (t) => {
+  const notify = await receiver(t);
+  const master = startMaster(t, {
+    fixture: 'env-report.js',
+    env: {
+      PORT: String(await freePort()), WORKERS: '2', NOTIFY_SOCKET: notify.path,
+      WATCHDOG_USEC: '60000000',
+    },
+  });
+  const reports = await master.waitFor('WORKER env', () => true, 2);
+  for (const report of reports) {
+    assert.equal(report.NOTIFY_SOCKET, null);
+    assert.equal(report.WATCHDOG_USEC, null);
+    assert.equal(report.WATCHDOG_PID, null);
+  }
+});
+
+test('WATCHDOG=1 comes every half of WATCHDOG_USEC, and stops while the JS event loop is blocked', async (t) => {
+  const notify = await receiver(t);
+  const master = startMaster(t, {
+    fixture: 'env-report.js',
+    env: {
+      PORT: String(await freePort()), NOTIFY_SOCKET: notify.path,
+      WATCHDOG_USEC: '200000', FIXTURE_BLOCK_MS: '1500',
+    },
+  });
+  const dogs = (d) => d.filter((x) => x.text === 'WATCHDOG=1');
+  await notify.waitFor((d) => dogs(d).length >= 5, 'five WATCHDOG=1');
+  master.signal('SIGUSR1');
+  const [block] = await master.waitFor('PRIMARY block');
+  const after = dogs(notify.datagrams).length;
+  await notify.waitFor((d) => dogs(d).length >= after + 2, 'WATCHDOG=1 again after the block');
+  // One ping may have been answered just before the block began; none after that.
+  const during = dogs(notify.datagrams).filter((x) => x.t > block.start + 250 && x.t < block.end);
+  assert.deepEqual(during, [], `fed while the JS loop was blocked ${JSON.stringify(block)}`);
+});
+
+test('no WATCHDOG=1 when WATCHDOG_PID names another process', async (t) => {
+  const notify = await receiver(t);
+  const master = startMaster(t, {
+    fixture: 'env-report.js',
+    env: {
+      PORT: String(await freePort()), NOTIFY_SOCKET: notify.path,
+      WATCHDOG_USEC: '100000', WATCHDOG_PID: '1',
+    },
+  });
+  await notify.waitFor((d) => states(d).length === 1, 'READY');
+  master.signal('SIGHUP');
+  await master.waitEvent('reload');
+  await notify.waitFor((d) => states(d).length === 3, 'RELOADING then READY');
+  assert.equal(notify.datagrams.filter((x) => x.text === 'WATCHDOG=1').length, 0);
+});

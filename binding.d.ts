@@ -43,9 +43,11 @@ export declare class Master {
   pong(): void
   /**
    * Environment variables the workers must not inherit: the service manager's, meant
-   * for the master alone (`NOTIFY_SOCKET`, `WATCHDOG_*`).
+   * for the master alone (`NOTIFY_SOCKET`, `WATCHDOG_*`, `LISTEN_*`).
    */
   get hiddenEnv(): Array<string>
+  /** The listening sockets passed to the master (`LISTEN_FDS`), in descriptor order. */
+  get inherited(): Array<JsInherited>
   /** Same as SIGHUP. */
   reload(): void
   /** Same as SIGTERM. */
@@ -68,6 +70,19 @@ export type JsCommand =
   | { kind: 'notify'; notice: JsNotice }
   | { kind: 'ping' }
   | { kind: 'exit'; code: number }
+
+/** A listening socket the service manager passed to the master (socket activation). */
+export interface JsInherited {
+  /** Its descriptor in the master. */
+  fd: number
+  /** Its name in `LISTEN_FDNAMES`. */
+  name?: string
+  /** The IP address of a TCP socket. */
+  host?: string
+  port?: number
+  /** The path of a unix socket. */
+  path?: string
+}
 
 /** An event of the master handle, told apart by its name `event`; the rest is its payload. */
 export type JsNotice =

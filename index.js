@@ -12,6 +12,7 @@ const { dispatch } = require('./lib/commands.js');
 
 const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGUSR2'];
 const DRAIN_MODULE = path.join(__dirname, 'worker-drain.js');
+const INHERIT_MODULE = path.join(__dirname, 'lib', 'inherited-listen.js');
 const EX_CONFIG = 78;
 const ID = Symbol('master-process worker id');
 
@@ -137,7 +138,35 @@ class MasterHandle extends EventEmitter {
   }
 }
 
-function glue(master, startCwd) {
+/**
+ * What workers start with: the preloads (the drain module; the inherited-socket listen
+ * module) and, with socket activation, the inherited sockets as extra stdio descriptors,
+ * which the worker finds in MASTER_PROCESS_INHERITED. Returns that variable's value and how
+ * to put the cluster settings back.
+ */
+function setupWorkers(master) {
+  const before = { execArgv: cluster.settings.execArgv, stdio: cluster.settings.stdio };
+  const preloads = [];
+  /** @type {import('node:cluster').ClusterSettings} */
+  const settings = {};
+  const inherited = master.inherited;
+  let inheritedEnv;
+  if (inherited.length > 0) {
+    preloads.push(INHERIT_MODULE);
+    const stdio = before.stdio ?? (cluster.settings.silent ? ['pipe', 'pipe', 'pipe', 'ipc'] : [0, 1, 2, 'ipc']);
+    settings.stdio = [...stdio, ...inherited.map((s) => s.fd)];
+    inheritedEnv = JSON.stringify(inherited.map((s, i) => ({ fd: stdio.length + i, host: s.host, port: s.port, path: s.path })));
+  }
+  if (master.drain) preloads.push(DRAIN_MODULE);
+  if (preloads.length > 0) {
+    settings.execArgv = [...(before.execArgv ?? process.execArgv), ...preloads.flatMap((m) => ['--require', m])];
+  }
+  cluster.setupPrimary(settings);
+  const restore = () => cluster.setupPrimary({ execArgv: before.execArgv ?? process.execArgv, stdio: before.stdio });
+  return { inheritedEnv, restore };
+}
+
+function glue(master, startCwd, inheritedEnv) {
   const workers = new Map();
   const hiddenEnv = master.hiddenEnv;
   const handle = new MasterHandle(master, workers);
@@ -173,6 +202,7 @@ function glue(master, startCwd) {
     } catch {
       // The start directory is gone: fork where we are, as cluster would.
     }
+    /** @type {Record<string, string | undefined>} */
     const env = {
       PPID: String(process.pid),
       RELOAD_INDEX: String(command.generation),
@@ -180,6 +210,7 @@ function glue(master, startCwd) {
       ...(command.port === undefined ? {} : { PORT: command.port }),
     };
     for (const name of hiddenEnv) env[name] = undefined; // cluster.fork leaves these out
+    if (inheritedEnv !== undefined) env.MASTER_PROCESS_INHERITED = inheritedEnv;
     let worker;
     try {
       worker = cluster.fork(env);
@@ -192,6 +223,7 @@ function glue(master, startCwd) {
     worker.on('error', noop); // IPC to a worker that is already gone
     worker.process.on('internalMessage', (message) => {
       if (message?.cmd === protocol.DRAINED) master.drained(command.id);
+      else if (message?.cmd === protocol.LISTENING) master.listening(command.id, message.path ?? null);
       else if (message?.cmd === protocol.SETTLED) master.settled(command.id);
     });
     if (worker.process.pid !== undefined) master.forked(command.id, worker.process.pid);
@@ -233,11 +265,8 @@ function init(options = {}) {
     throw codedError('ERR_NOT_PRIMARY', 'master-process: init() must run in the cluster primary');
   }
   const master = loadMaster(options);
-  const execArgv = cluster.settings.execArgv;
-  if (master.drain) {
-    cluster.setupPrimary({ execArgv: [...(execArgv ?? process.execArgv), '--require', DRAIN_MODULE] });
-  }
-  const { handle, unglue, onCommand } = glue(master, startDirectory());
+  const workersSetup = setupWorkers(master);
+  const { handle, unglue, onCommand } = glue(master, startDirectory(), workersSetup.inheritedEnv);
   const signals = pinSignals(master); // as late as possible: until start() registers Rust's handlers, only JS sees them
   try {
     master.start(onCommand);
@@ -245,7 +274,7 @@ function init(options = {}) {
     // Leave the process as it was: the pins would otherwise swallow SIGTERM and SIGINT.
     signals.unpin();
     unglue();
-    cluster.setupPrimary({ execArgv: execArgv ?? process.execArgv });
+    workersSetup.restore();
     exitOnSetupError(error);
     throw error;
   }

@@ -31,13 +31,15 @@ export function tempDir(t, prefix = 'mp-test-') {
 }
 
 /**
- * Start `node <fixture>` as a master. `env` is added to a small base environment (or, with
- * `bare`, is the whole environment); `group` puts it in a process group of its own, as a
- * terminal would. Every pid the output names is killed at the end.
+ * Start `node <fixture>` as a master (or `command`, [file, ...args], that runs masters, such as
+ * a launcher). `env` is added to a small base environment (or, with `bare`, is the whole
+ * environment); `group` puts it in a process group of its own, as a terminal would. Every
+ * pid the output names is killed at the end.
  */
-export function startMaster(t, { fixture = 'app.js', env = {}, bare = false, cwd = ROOT, group = false } = {}) {
+export function startMaster(t, { fixture = 'app.js', command, env = {}, bare = false, cwd = ROOT, group = false } = {}) {
   const base = bare ? {} : { PATH: process.env.PATH, HOME: process.env.HOME };
-  const child = spawn(process.execPath, [path.join(FIXTURES, fixture)], {
+  const [file, ...args] = command ?? [process.execPath, path.join(FIXTURES, fixture)];
+  const child = spawn(file, args, {
     cwd,
     env: { ...base, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -95,7 +97,7 @@ class MasterProcess {
 
   #notePids(text) {
     const record = parse(text);
-    for (const key of ['pid', 'newPid', 'oldPid']) {
+    for (const key of ['pid', 'newPid', 'oldPid', 'started']) {
       if (record && Number.isInteger(record[key])) this.pids.add(record[key]);
     }
   }
@@ -247,6 +249,19 @@ export function get(target, urlPath = '/', { agent = false } = {}) {
     });
     req.on('error', reject);
   });
+}
+
+/** A copy of the package (JS, lib/, built addon, package.json) in a temp dir. */
+export function copyPackage(t) {
+  const dir = tempDir(t, 'mp-copy-');
+  for (const file of ['index.js', 'binding.js', 'worker-drain.js', 'package.json']) {
+    fs.copyFileSync(path.join(ROOT, file), path.join(dir, file));
+  }
+  fs.cpSync(path.join(ROOT, 'lib'), path.join(dir, 'lib'), { recursive: true });
+  const addons = fs.readdirSync(ROOT).filter((f) => /^master-process\..+\.node$/.test(f));
+  if (addons.length === 0) throw new Error('the addon is not built');
+  for (const file of addons) fs.copyFileSync(path.join(ROOT, file), path.join(dir, file));
+  return dir;
 }
 
 /** Whether a pid is alive (signal 0). */

@@ -4,20 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startMaster, freePort, tempDir, get, alive, ROOT } from './helpers.mjs';
-
-/** A copy of the package (JS, lib/, built addon, package.json) in a temp dir. */
-function copyPackage(t) {
-  const dir = tempDir(t, 'mp-version-');
-  for (const file of ['index.js', 'binding.js', 'worker-drain.js', 'package.json']) {
-    fs.copyFileSync(path.join(ROOT, file), path.join(dir, file));
-  }
-  fs.cpSync(path.join(ROOT, 'lib'), path.join(dir, 'lib'), { recursive: true });
-  const addons = fs.readdirSync(ROOT).filter((f) => /^master-process\..+\.node$/.test(f));
-  assert.ok(addons.length > 0, 'the addon is built');
-  for (const file of addons) fs.copyFileSync(path.join(ROOT, file), path.join(dir, file));
-  return dir;
-}
+import { startMaster, freePort, get, alive, copyPackage } from './helpers.mjs';
 
 function readPackage(dir) {
   return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));

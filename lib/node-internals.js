@@ -17,6 +17,7 @@ const MISSING = {
   diagnostics: 'diagnostics_channel.subscribe()',
   httpMessage: 'socket._httpMessage (the response in flight on an HTTP socket)',
   keepAlive: 'response.shouldKeepAlive (to answer with Connection: close)',
+  ownDescriptor: "a settable cluster.isPrimary (to listen on an inherited socket without the primary)",
 };
 
 const REQUEST_START = 'http.server.request.start';
@@ -75,6 +76,59 @@ function wrapListen(before) {
 }
 
 /**
+ * Wrap net.Server.prototype.listen so that `route(server, args)` decides each listen: it
+ * returns null to leave the listen as it is, or `{ fd, callback }` to listen on descriptor
+ * `fd` in this worker itself. Checked like wrapListen; returns what is missing, or null.
+ */
+function routeListen(route) {
+  const prototype = net.Server.prototype;
+  const netListen = prototype.listen;
+  const listen = function listen(...args) {
+    const own = route(this, args);
+    if (own === null) return netListen.apply(this, args);
+    return listenOnOwnDescriptor(this, netListen, own.fd, own.callback);
+  };
+  try {
+    prototype.listen = listen;
+  } catch {
+    return MISSING.listen;
+  }
+  return prototype.listen === listen ? null : MISSING.listen;
+}
+
+/**
+ * Listen on descriptor `fd` in this worker, not through the cluster primary. A cluster
+ * worker's `listen({ fd })` is sent to the primary, which would listen on the primary's own
+ * descriptor of that number; net's listen skips the primary when cluster says this process
+ * is the primary, which it reads synchronously during the call. So, for that call only, it
+ * is.
+ */
+function listenOnOwnDescriptor(server, netListen, fd, callback) {
+  const cluster = require('node:cluster');
+  const was = cluster.isPrimary;
+  cluster.isPrimary = true;
+  try {
+    return netListen.call(server, { fd }, ...(callback ? [callback] : []));
+  } finally {
+    cluster.isPrimary = was;
+  }
+}
+
+/** Whether cluster's isPrimary can be set for a moment (listenOnOwnDescriptor needs it). */
+function checkOwnDescriptor() {
+  const cluster = require('node:cluster');
+  const was = cluster.isPrimary;
+  try {
+    cluster.isPrimary = !was;
+    const changed = cluster.isPrimary === !was;
+    cluster.isPrimary = was;
+    return changed && cluster.isPrimary === was ? null : MISSING.ownDescriptor;
+  } catch {
+    return MISSING.ownDescriptor;
+  }
+}
+
+/**
  * The checks of node:http, run when the first HTTP(S) server listens (http is loaded by then;
  * for an https-only app, requiring node:http on top of https costs about 0.1 ms, once).
  * Returns what is missing.
@@ -122,6 +176,8 @@ module.exports = {
   checkAtStart,
   checkHttp,
   wrapListen,
+  routeListen,
+  checkOwnDescriptor,
 
   /** Listen for the master's NODE_ commands, which the app's process.on('message') never sees. */
   onInternalMessage(listener) {

@@ -7,4 +7,7 @@ module.exports = {
   DRAINED: 'NODE_MASTER_PROCESS_DRAINED',
   SETTLE: 'NODE_MASTER_PROCESS_SETTLE',
   SETTLED: 'NODE_MASTER_PROCESS_SETTLED',
+  // A server listens on an inherited socket (socket activation): cluster does not tell the
+  // primary of such a listen, so the worker does.
+  LISTENING: 'NODE_MASTER_PROCESS_LISTENING',
 };

@@ -11,6 +11,7 @@ use napi_derive::napi;
 use crate::config::Config;
 use crate::core::{Event, NodeCommand, Notice, Supervisor, WorkerMessage};
 use crate::error::Error;
+use crate::shell::activation::{self, Address, Inherited, ACTIVATION_VARS};
 use crate::shell::describe::note_json;
 use crate::shell::driver::Outbox;
 use crate::shell::notify::{NotifyEnv, MANAGER_ONLY};
@@ -87,7 +88,22 @@ pub enum JsNotice {
 pub struct Master {
     config: Config,
     package: PathBuf,
+    inherited: Vec<Inherited>,
     shell: Option<Shell>,
+}
+
+/// A listening socket the service manager passed to the master (socket activation).
+#[napi(object)]
+pub struct JsInherited {
+    /// Its descriptor in the master.
+    pub fd: i32,
+    /// Its name in `LISTEN_FDNAMES`.
+    pub name: Option<String>,
+    /// The IP address of a TCP socket.
+    pub host: Option<String>,
+    pub port: Option<u32>,
+    /// The path of a unix socket.
+    pub path: Option<String>,
 }
 
 #[napi]
@@ -100,10 +116,13 @@ impl Master {
         let env: HashMap<String, String> = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect();
-        let config = Config::load(&env, &options, &host::read_host()).map_err(Error::from)?;
+        let mut config = Config::load(&env, &options, &host::read_host()).map_err(Error::from)?;
+        let inherited = activation::inherited(&env, std::process::id()).map_err(Error::from)?;
+        leave_inherited_socket_alone(&mut config, &inherited);
         Ok(Master {
             config,
             package: PathBuf::from(package_json),
+            inherited,
             shell: None,
         })
     }
@@ -217,10 +236,20 @@ impl Master {
     }
 
     /// Environment variables the workers must not inherit: the service manager's, meant
-    /// for the master alone (`NOTIFY_SOCKET`, `WATCHDOG_*`).
+    /// for the master alone (`NOTIFY_SOCKET`, `WATCHDOG_*`, `LISTEN_*`).
     #[napi(getter)]
     pub fn hidden_env(&self) -> Vec<String> {
-        MANAGER_ONLY.iter().map(|s| s.to_string()).collect()
+        MANAGER_ONLY
+            .iter()
+            .chain(&ACTIVATION_VARS)
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    /// The listening sockets passed to the master (`LISTEN_FDS`), in descriptor order.
+    #[napi(getter)]
+    pub fn inherited(&self) -> Vec<JsInherited> {
+        self.inherited.iter().map(to_js_inherited).collect()
     }
 
     /// Same as SIGHUP.
@@ -254,6 +283,40 @@ impl Master {
         if let Some(shell) = &self.shell {
             shell.send(event);
         }
+    }
+}
+
+/// A `PORT` path that is an inherited unix socket belongs to the service manager: the
+/// master never removes or changes it.
+fn leave_inherited_socket_alone(config: &mut Config, inherited: &[Inherited]) {
+    let Some(path) = config.socket_path.as_ref() else {
+        return;
+    };
+    let theirs = inherited
+        .iter()
+        .any(|s| matches!(&s.address, Address::Unix { path: p } if p == path));
+    if theirs {
+        config.notes.push(format!(
+            "{} is an inherited socket: left to the service manager",
+            path.display()
+        ));
+        config.socket_path = None;
+        config.policy.unix_socket = false;
+    }
+}
+
+fn to_js_inherited(socket: &Inherited) -> JsInherited {
+    let (host, port, path) = match &socket.address {
+        Address::Tcp { ip, port } => (Some(ip.to_string()), Some(u32::from(*port)), None),
+        Address::Unix { path } => (None, None, Some(path.display().to_string())),
+        Address::Other => (None, None, None),
+    };
+    JsInherited {
+        fd: socket.fd,
+        name: socket.name.clone(),
+        host,
+        port,
+        path,
     }
 }
 

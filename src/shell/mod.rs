@@ -1,6 +1,7 @@
 //! The imperative shell around the core: driver thread, signals, sampler, socket file,
 //! log, and the package version watch.
 
+pub mod activation;
 pub mod describe;
 pub mod driver;
 pub mod handles;

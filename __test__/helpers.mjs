@@ -34,9 +34,10 @@ export function tempDir(t, prefix = 'mp-test-') {
  * Start `node <fixture>` as a master (or `command`, [file, ...args], that runs masters, such as
  * a launcher). `env` is added to a small base environment (or, with `bare`, is the whole
  * environment); `group` puts it in a process group of its own, as a terminal would. Every
- * pid the output names is killed at the end.
+ * pid the output names is killed at the end, unless `foreignPids` (pids printed from another
+ * PID namespace mean other processes here: only the process started is killed).
  */
-export function startMaster(t, { fixture = 'app.js', command, env = {}, bare = false, cwd = ROOT, group = false } = {}) {
+export function startMaster(t, { fixture = 'app.js', command, env = {}, bare = false, cwd = ROOT, group = false, foreignPids = false } = {}) {
   const base = bare ? {} : { PATH: process.env.PATH, HOME: process.env.HOME };
   const [file, ...args] = command ?? [process.execPath, path.join(FIXTURES, fixture)];
   const child = spawn(file, args, {
@@ -45,7 +46,7 @@ export function startMaster(t, { fixture = 'app.js', command, env = {}, bare = f
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: group,
   });
-  const master = new MasterProcess(child);
+  const master = new MasterProcess(child, { notePids: !foreignPids });
   t.after(() => master.cleanup());
   return master;
 }
@@ -64,7 +65,8 @@ for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
 }
 
 class MasterProcess {
-  constructor(child) {
+  constructor(child, { notePids = true } = {}) {
+    this.notingPids = notePids;
     started.add(this);
     this.child = child;
     this.pid = child.pid;
@@ -96,6 +98,7 @@ class MasterProcess {
   }
 
   #notePids(text) {
+    if (!this.notingPids) return;
     const record = parse(text);
     for (const key of ['pid', 'newPid', 'oldPid', 'started']) {
       if (record && Number.isInteger(record[key])) this.pids.add(record[key]);

@@ -1,0 +1,50 @@
+// The master as PID 1 of a new PID namespace (`unshare --pid --fork`, as in a container):
+// SIGTERM and SIGINT stop it cleanly with exit 0, and a bad setting exits 78. Needs root.
+// Pids the master prints are the namespace's own: only the unshare process (and, through
+// --kill-child, everything in the namespace) is killed at the end.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { startMaster, freePort, get, FIXTURES } from './helpers.mjs';
+import path from 'node:path';
+
+const canUnshare = process.getuid?.() === 0
+  && spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true'], { stdio: 'ignore' }).status === 0;
+const skip = !canUnshare && 'needs root and unshare --pid';
+
+function asPid1(t, env) {
+  return startMaster(t, {
+    command: ['unshare', '--pid', '--fork', '--kill-child=SIGKILL', '--mount-proc', process.execPath, path.join(FIXTURES, 'app.js')],
+    env,
+    foreignPids: true,
+  });
+}
+
+/** The master's pid as this namespace sees it: unshare's only child. */
+function hostPid(unshare) {
+  const children = fs.readFileSync(`/proc/${unshare.pid}/task/${unshare.pid}/children`, 'utf8').trim();
+  return Number(children.split(/\s+/)[0]);
+}
+
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  test(`as PID 1, ${signal} stops every worker and the master exits 0`, { skip }, async (t) => {
+    const port = await freePort();
+    const unshare = asPid1(t, { PORT: String(port), WORKERS: '2' });
+    const [master] = await unshare.waitFor('MASTER');
+    assert.equal(master.pid, 1);
+    await unshare.waitFor('WORKER listening', () => true, 2);
+    assert.equal((await get(port)).json.ppid, '1');
+    process.kill(hostPid(unshare), signal);
+    const { code, signal: killedBy } = await unshare.exit;
+    assert.deepEqual({ code, killedBy }, { code: 0, killedBy: null }, unshare.transcript());
+    assert.equal(unshare.events('worker-exit').length, 2);
+    assert.ok(unshare.events('worker-exit').every((e) => e.expected));
+  });
+}
+
+test('as PID 1, a bad setting exits 78', { skip }, async (t) => {
+  const unshare = asPid1(t, { PORT: String(await freePort()), WORKERS: 'abc' });
+  const { code } = await unshare.exit;
+  assert.equal(code, 78, unshare.transcript());
+});

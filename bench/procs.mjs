@@ -158,8 +158,10 @@ export function readLines(stream, onLine, afterChunk = () => {}) {
  * every `pollMs` if given). Its errors end with `tail()`: the stderr so far, unless overridden.
  */
 export class Proc {
-  constructor(script, env, { quiet = false, execArgv = [], cwd = BENCH } = {}) {
-    this.child = spawn(process.execPath, [...execArgv, script], {
+  /** `command` ([file, ...args]) runs something else than `node <script>`, such as a launcher. */
+  constructor(script, env, { quiet = false, execArgv = [], cwd = BENCH, command } = {}) {
+    const [file, ...args] = command ?? [process.execPath, ...execArgv, script];
+    this.child = spawn(file, args, {
       cwd,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
       stdio: ['ignore', quiet ? 'ignore' : 'pipe', 'pipe'],

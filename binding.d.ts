@@ -39,6 +39,10 @@ export declare class Master {
   settled(id: number): void
   /** The worker exited (`code` or `signal`). */
   exited(id: number, code?: number | undefined | null, signal?: string | undefined | null): void
+  /** Worker `id` answered a heartbeat (or said at start that it can). */
+  alive(id: number): void
+  /** Whether workers get the heartbeat module (`MASTER_PROCESS_HEARTBEAT_TIMEOUT` not off). */
+  get heartbeat(): boolean
   /** Node's event loop answers a `ping` command. */
   pong(): void
   /**
@@ -69,6 +73,8 @@ export type JsCommand =
   | { kind: 'send'; id: number; message: string }
   | { kind: 'notify'; notice: JsNotice }
   | { kind: 'ping' }
+  | { kind: 'heartbeat'; id: number }
+  | { kind: 'isolate'; id: number }
   | { kind: 'exit'; code: number }
 
 /** A listening socket the service manager passed to the master (socket activation). */

@@ -9,10 +9,12 @@ const path = require('node:path');
 const { EventEmitter } = require('node:events');
 const protocol = require('./lib/protocol.js');
 const { dispatch } = require('./lib/commands.js');
+const { watchHandoffs } = require('./lib/handoff.js');
 
 const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGUSR2'];
 const DRAIN_MODULE = path.join(__dirname, 'worker-drain.js');
 const INHERIT_MODULE = path.join(__dirname, 'lib', 'inherited-listen.js');
+const HEARTBEAT_MODULE = path.join(__dirname, 'lib', 'worker-heartbeat.js');
 const EX_CONFIG = 78;
 const ID = Symbol('master-process worker id');
 
@@ -139,8 +141,8 @@ class MasterHandle extends EventEmitter {
 }
 
 /**
- * What workers start with: the preloads (the drain module; the inherited-socket listen
- * module) and, with socket activation, the inherited sockets as extra stdio descriptors,
+ * What workers start with: the preloads (the drain module; the heartbeat answerer; the
+ * inherited-socket listen module) and, with socket activation, the inherited sockets as extra stdio descriptors,
  * which the worker finds in MASTER_PROCESS_INHERITED. Returns that variable's value and how
  * to put the cluster settings back.
  */
@@ -157,6 +159,7 @@ function setupWorkers(master) {
     settings.stdio = [...stdio, ...inherited.map((s) => s.fd)];
     inheritedEnv = JSON.stringify(inherited.map((s, i) => ({ fd: stdio.length + i, host: s.host, port: s.port, path: s.path })));
   }
+  if (master.heartbeat) preloads.push(HEARTBEAT_MODULE);
   if (master.drain) preloads.push(DRAIN_MODULE);
   if (preloads.length > 0) {
     settings.execArgv = [...(before.execArgv ?? process.execArgv), ...preloads.flatMap((m) => ['--require', m])];
@@ -221,9 +224,11 @@ function glue(master, startCwd, inheritedEnv) {
     worker[ID] = { id: command.id, index: command.index, generation: command.generation };
     workers.set(command.id, worker);
     worker.on('error', noop); // IPC to a worker that is already gone
+    watchHandoffs(worker, () => [...workers.values()]);
     worker.process.on('internalMessage', (message) => {
       if (message?.cmd === protocol.DRAINED) master.drained(command.id);
       else if (message?.cmd === protocol.LISTENING) master.listening(command.id, message.path ?? null);
+      else if (message?.cmd === protocol.ALIVE) master.alive(command.id);
       else if (message?.cmd === protocol.SETTLED) master.settled(command.id);
     });
     if (worker.process.pid !== undefined) master.forked(command.id, worker.process.pid);
@@ -247,6 +252,11 @@ function glue(master, startCwd, inheritedEnv) {
     },
     exit: ({ code }) => process.exit(code),
     ping: () => master.pong(),
+    heartbeat: (command) => send(command, { cmd: protocol.PING }),
+    isolate: (command) => {
+      const worker = workers.get(command.id);
+      if (worker?.isConnected()) worker.disconnect();
+    },
   };
   return { handle, unglue, onCommand: (command) => dispatch(command, run) };
 }

@@ -32,6 +32,10 @@ function dispatch(command, run) {
       return run.exit(command);
     case 'ping':
       return run.ping(command);
+    case 'heartbeat':
+      return run.heartbeat(command);
+    case 'isolate':
+      return run.isolate(command);
     default: {
       /** @type {never} */
       const unknown = command;

@@ -37,6 +37,13 @@ function noop() {}
  *   (an accessor is how Node deprecates or moves a field, and reading it might warn).
  */
 function checkAtStart() {
+  // Computed once, by the first preload that asks, before any of ours listens to
+  // 'internalMessage' (a listener of ours would hide a Node that has none of its own).
+  checkAtStart.missing ??= missingAtStart();
+  return [...checkAtStart.missing];
+}
+
+function missingAtStart() {
   const missing = [];
   if (typeof process.send === 'function' && process.listenerCount('internalMessage') === 0) {
     missing.push(MISSING.internalMessage);

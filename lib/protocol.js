@@ -10,4 +10,7 @@ module.exports = {
   // A server listens on an inherited socket (socket activation): cluster does not tell the
   // primary of such a listen, so the worker does.
   LISTENING: 'NODE_MASTER_PROCESS_LISTENING',
+  // Liveness: the master asks, the worker's event loop answers (and says ALIVE once at start).
+  PING: 'NODE_MASTER_PROCESS_PING',
+  ALIVE: 'NODE_MASTER_PROCESS_ALIVE',
 };

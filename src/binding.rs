@@ -43,6 +43,10 @@ pub enum JsCommand {
     Notify { notice: JsNotice },
     /// Answer with `Master.pong()` (the service watchdog checks that Node's loop runs).
     Ping,
+    /// Ask worker `id`'s event loop to answer (it calls back `Master.alive(id)`).
+    Heartbeat { id: u32 },
+    /// Stop handing worker `id` new connections at once (`worker.disconnect()`).
+    Isolate { id: u32 },
     /// `process.exit(code)`.
     Exit { code: i32 },
 }
@@ -227,6 +231,18 @@ impl Master {
         self.send(Event::Exited { id, code, signal });
     }
 
+    /// Worker `id` answered a heartbeat (or said at start that it can).
+    #[napi]
+    pub fn alive(&self, id: u32) {
+        self.send(Event::Alive { id });
+    }
+
+    /// Whether workers get the heartbeat module (`MASTER_PROCESS_HEARTBEAT_TIMEOUT` not off).
+    #[napi(getter)]
+    pub fn heartbeat(&self) -> bool {
+        self.config.policy.heartbeat_timeout.is_some()
+    }
+
     /// Node's event loop answers a `ping` command.
     #[napi]
     pub fn pong(&self) {
@@ -384,6 +400,8 @@ impl JsOutbox {
                 notice: notice.into(),
             },
             NodeCommand::Exit { code } => JsCommand::Exit { code },
+            NodeCommand::Heartbeat { id } => JsCommand::Heartbeat { id },
+            NodeCommand::Isolate { id } => JsCommand::Isolate { id },
         }
     }
 }

@@ -104,6 +104,10 @@ const SETTINGS: &[Setting] = &[
         env: &["MASTER_PROCESS_READY_TIMEOUT"],
     },
     Setting {
+        option: "heartbeatTimeout",
+        env: &["MASTER_PROCESS_HEARTBEAT_TIMEOUT"],
+    },
+    Setting {
         option: "reloadBatch",
         env: &["MASTER_PROCESS_RELOAD_BATCH"],
     },
@@ -197,6 +201,7 @@ impl Config {
                 Duration::from_secs(30),
                 Duration::from_millis(10),
             )?,
+            heartbeat_timeout: heartbeat_timeout(&src)?,
             drain: switch(&src, "drain", true)?,
             unix_socket: socket_path.is_some(),
             limits: Limits {
@@ -328,6 +333,23 @@ fn ready_on(src: &Sources) -> Result<ReadyOn, ConfigError> {
         _ => Err(bad(
             &raw,
             "listening (the first listen) or message (process.send('ready'))",
+        )),
+    }
+}
+
+fn heartbeat_timeout(src: &Sources) -> Result<Option<Duration>, ConfigError> {
+    let Some(raw) = src.get("heartbeatTimeout") else {
+        return Ok(Some(Duration::from_secs(30)));
+    };
+    let value = raw.value.trim();
+    if value.eq_ignore_ascii_case("off") || value == "0" {
+        return Ok(None);
+    }
+    match parse_duration(value) {
+        Some(d) if d >= Duration::from_millis(100) && d <= HOUR => Ok(Some(d)),
+        _ => Err(bad(
+            &raw,
+            "a duration from 100 ms to 1 hour, such as 30s or 2 minutes, or 0/off to turn it off",
         )),
     }
 }

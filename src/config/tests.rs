@@ -34,7 +34,21 @@ fn defaults_match_4x() {
     assert_eq!(p.limits.warmup, Duration::from_secs(30));
     assert_eq!(p.ready_on, ReadyOn::Listening);
     assert_eq!(p.swap, Swap::Slot);
+    assert_eq!(p.heartbeat_timeout, Some(Duration::from_secs(30)));
     assert!(p.drain);
+}
+
+#[test]
+fn heartbeat_timeout_is_a_duration_or_off() {
+    let timeout =
+        |v| env(&[("MASTER_PROCESS_HEARTBEAT_TIMEOUT", v)]).map(|c| c.policy.heartbeat_timeout);
+    assert_eq!(timeout("10s").unwrap(), Some(Duration::from_secs(10)));
+    assert_eq!(timeout("off").unwrap(), None);
+    assert_eq!(timeout("0").unwrap(), None);
+    assert_eq!(
+        timeout("50ms").unwrap_err().to_string(),
+        r#"invalid MASTER_PROCESS_HEARTBEAT_TIMEOUT="50ms": expected a duration from 100 ms to 1 hour, such as 30s or 2 minutes, or 0/off to turn it off"#
+    );
 }
 
 #[test]

@@ -104,6 +104,14 @@ pub enum NodeCommand {
     Exit {
         code: i32,
     },
+    /// Ask the worker's event loop to answer (`Event::Alive`).
+    Heartbeat {
+        id: WorkerId,
+    },
+    /// Stop handing the worker new connections at once (it stopped responding).
+    Isolate {
+        id: WorkerId,
+    },
 }
 
 /// An output of the state machine.

@@ -91,6 +91,10 @@ pub enum Event {
         id: WorkerId,
         version: String,
     },
+    /// The worker's event loop answered a heartbeat (or said at start that it can).
+    Alive {
+        id: WorkerId,
+    },
     /// Nothing but time passed.
     Tick,
 }

@@ -4,6 +4,7 @@
 mod command;
 mod event;
 mod lifecycle;
+mod liveness;
 mod monitor;
 mod policy;
 mod reason;
@@ -87,7 +88,11 @@ impl Supervisor {
         let restarts = self.slots.iter().filter_map(|s| s.restart_at);
         let workers = self.workers.values().flat_map(worker_deadlines);
         let sample = self.next_sample.filter(|_| self.life.is_running());
-        restarts.chain(workers).chain(sample).min()
+        let liveness = self
+            .workers
+            .keys()
+            .filter_map(|&id| self.liveness_deadline(id));
+        restarts.chain(workers).chain(sample).chain(liveness).min()
     }
 
     /// Reloads so far: the `RELOAD_INDEX` of the newest generation.
@@ -150,6 +155,7 @@ impl Supervisor {
                 self.on_exited(now, id, ExitStatus { code, signal })
             }
             Event::Probed { id, exited } => self.on_probed(now, id, exited),
+            Event::Alive { id } => self.on_alive(now, id),
             Event::Samples(samples) => self.on_samples(now, samples),
             Event::PackageChanged { id, version } => self.on_package_changed(now, id, version),
             Event::Tick => {}
@@ -161,6 +167,7 @@ impl Supervisor {
         self.ready_deadlines(now);
         self.retire_deadlines(now);
         self.sample_due(now);
+        self.liveness_due(now);
     }
 
     fn start(&mut self, now: Instant) {
@@ -207,6 +214,7 @@ impl Supervisor {
             purpose,
             ready_by,
             streaks: Default::default(),
+            liveness: Default::default(),
         };
         let tag = worker.tag();
         self.workers.insert(id, worker);
@@ -289,6 +297,7 @@ impl Supervisor {
         let purpose = worker.purpose.clone();
         let tag = worker.tag();
         self.trace(Some(tag), Trace::Ready { slot: tag.slot });
+        self.start_asking(now, id);
         match purpose {
             Purpose::Serve => {}
             Purpose::Reload => self.on_reload_worker_ready(now, id),

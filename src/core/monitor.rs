@@ -56,9 +56,14 @@ impl Supervisor {
         }
     }
 
-    /// Serving, past its warm-up, no reload running, and its slot neither being replaced
-    /// nor still retiring an old worker (a replacement then keeps within 2 x WORKERS).
+    /// Replaceable (see `is_replaceable`) and past its warm-up.
     fn is_sampled(&self, worker: &Worker, now: Instant) -> bool {
+        self.is_replaceable(worker) && worker.uptime(now) >= self.policy.limits.warmup
+    }
+
+    /// Serving, no reload running, and its slot neither being replaced nor still retiring
+    /// an old worker: a replacement then keeps within 2 x WORKERS.
+    pub(super) fn is_replaceable(&self, worker: &Worker) -> bool {
         let slot = &self.slots[worker.slot as usize];
         let slot_retiring = self
             .workers
@@ -69,7 +74,6 @@ impl Supervisor {
             && self.life.reload().is_none()
             && !slot_retiring
             && !worker.is_retiring()
-            && worker.uptime(now) >= self.policy.limits.warmup
     }
 
     pub(super) fn on_samples(&mut self, now: Instant, samples: Vec<Sample>) {
@@ -130,7 +134,7 @@ impl Supervisor {
     }
 
     /// Fork a replacement for `id`; the old worker is retired once the new one is ready.
-    fn condemn(&mut self, now: Instant, id: WorkerId, reason: ReplaceReason) {
+    pub(super) fn condemn(&mut self, now: Instant, id: WorkerId, reason: ReplaceReason) {
         let Some(worker) = self.workers.get_mut(&id) else {
             return;
         };

@@ -51,6 +51,8 @@ pub struct Policy {
     pub swap: Swap,
     pub ready_on: ReadyOn,
     pub ready_timeout: Duration,
+    /// A ready worker that does not answer a heartbeat for this long is replaced; `None`: off.
+    pub heartbeat_timeout: Option<Duration>,
     /// Whether workers carry the drain module (see `worker-drain.js`).
     pub drain: bool,
     /// Whether `PORT` is a unix socket path the master looks after.
@@ -93,6 +95,7 @@ impl Default for Policy {
             swap: Swap::Slot,
             ready_on: ReadyOn::Listening,
             ready_timeout: Duration::from_secs(30),
+            heartbeat_timeout: Some(Duration::from_secs(30)),
             drain: true,
             unix_socket: false,
             limits: Limits {

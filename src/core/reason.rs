@@ -48,6 +48,8 @@ pub enum ReplaceReason {
     Cpu,
     /// Its statistics could not be read while it was alive.
     Unsampled,
+    /// Its event loop did not answer within the heartbeat timeout.
+    Unresponsive,
 }
 
 /// Who paused or resumed monitoring.

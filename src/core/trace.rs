@@ -53,6 +53,10 @@ pub enum Trace {
         slot: u32,
         reason: ReplaceReason,
     },
+    Unresponsive {
+        slot: u32,
+        silent: Duration,
+    },
     ReloadIgnored,
     ReloadQueued,
     ReloadStarts {

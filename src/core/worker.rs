@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::command::WorkerTag;
 use super::event::WorkerId;
+use super::liveness::Liveness;
 use super::reason::ReplaceReason;
 
 /// Why a worker is being started next to the one serving its slot.
@@ -88,6 +89,7 @@ pub struct Worker {
     /// When a worker that must become ready has failed if it is not.
     pub ready_by: Option<Instant>,
     pub streaks: Streaks,
+    pub liveness: Liveness,
 }
 
 impl Worker {

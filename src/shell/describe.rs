@@ -66,6 +66,7 @@ impl fmt::Display for ReplaceReason {
             ReplaceReason::Memory => "used too much memory",
             ReplaceReason::Cpu => "used too much cpu",
             ReplaceReason::Unsampled => "could not be sampled",
+            ReplaceReason::Unresponsive => "stopped responding",
         })
     }
 }
@@ -116,6 +117,11 @@ impl fmt::Display for Trace {
                 )
             }
             Replacing { slot, reason } => write!(f, "replacing worker {slot}: it {reason}"),
+            Unresponsive { slot, silent } => write!(
+                f,
+                "worker {slot} has not answered for {} ms: cutting it off from new connections",
+                silent.as_millis()
+            ),
             ReloadIgnored => f.write_str("reload ignored: not running"),
             ReloadQueued => f.write_str("reload in progress: one more will follow"),
             ReloadStarts { generation } => write!(f, "reload {generation} starts"),

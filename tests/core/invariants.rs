@@ -42,6 +42,7 @@ fn random_policy(rng: &mut Rng) -> Policy {
         swap: [Swap::Slot, Swap::Batch][rng.below(2) as usize],
         ready_on: [ReadyOn::Listening, ReadyOn::Message][rng.below(2) as usize],
         ready_timeout: secs(3 + rng.below(20)),
+        heartbeat_timeout: [None, Some(secs(2)), Some(secs(9))][rng.below(3) as usize],
         drain: rng.below(2) == 0,
         unix_socket: rng.below(2) == 0,
         limits: Limits {
@@ -135,6 +136,9 @@ fn random_event(rng: &mut Rng, h: &Harness) -> Option<Event> {
             Event::Samples(samples)
         }
         83 if rng.below(4) == 0 => Event::Signal(Signal::Term),
+        88..=90 => Event::Alive {
+            id: rng.pick(&with_pid)?,
+        },
         85..=86 => Event::Probed {
             id: rng.pick(&in_stage(RetireStage::Probing))?,
             exited: rng.below(2) == 0,

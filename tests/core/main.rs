@@ -3,6 +3,7 @@
 mod harness;
 
 mod invariants;
+mod liveness;
 mod monitor;
 mod ready_on;
 mod reload;

@@ -38,6 +38,8 @@ export interface Options {
   reloadBatch?: number | 'ALL' | string;
   /** `MASTER_PROCESS_RELOAD_SWAP`: `'slot'` retires each old worker once its own replacement is ready (4.x); `'batch'` once the whole batch is. Default `'slot'`. */
   reloadSwap?: 'slot' | 'batch';
+  /** `MASTER_PROCESS_HEARTBEAT_TIMEOUT`: a ready worker whose event loop does not answer for this long is replaced; 0 or `'off'` turns it off. Default `'30s'`. */
+  heartbeatTimeout?: Duration | 'off';
   /** `MASTER_PROCESS_MAX_CRASHES`: fast crashes in a row before giving up (exit 70); 0 never. Default 10. */
   maxCrashes?: number | string;
   /** `MASTER_PROCESS_MAX_THROTTLE`: cap of the crash back-off. Default `'30s'`. */
@@ -119,3 +121,12 @@ export declare class MasterHandle extends EventEmitter<MasterEvents> {
  * Calling it again returns the same handle.
  */
 export declare function init(options?: Options): MasterHandle;
+
+/**
+ * In a worker: run `callback` once when this worker starts to retire (a reload, a
+ * replacement, a stop), before any signal, e.g. to close each WebSocket with 1001 "going
+ * away". The drain then waits for the worker's upgraded connections to close (up to the kill
+ * deadline) instead of ending them. Needs the drain module (`MASTER_PROCESS_DRAIN` on, the
+ * default); returns whether the callback was registered (false in the primary or without it).
+ */
+export declare function onRetire(callback: () => void): boolean;

@@ -294,4 +294,18 @@ function init(options = {}) {
   return handle;
 }
 
-module.exports = { init };
+/**
+ * In a worker: run `callback` once when this worker starts to retire (a reload, a
+ * replacement, a stop), before any signal, e.g. to close each WebSocket with 1001 "going
+ * away". The drain then waits for the worker's upgraded connections to close (up to the kill
+ * deadline) instead of ending them. Needs the drain module (MASTER_PROCESS_DRAIN on, the
+ * default): returns whether the callback was registered.
+ */
+function onRetire(callback) {
+  const drainModule = require.cache[DRAIN_MODULE];
+  if (cluster.isPrimary || drainModule === undefined) return false;
+  drainModule.exports.onRetire(callback);
+  return true;
+}
+
+module.exports = { init, onRetire };

@@ -2,8 +2,11 @@
 // Preloaded into every worker by master-process (`node --require`), unless
 // MASTER_PROCESS_DRAIN=off. On the master's word it retires the worker without failing a
 // request: stop listening (net close, so the primary stops routing here), answer what is in
-// flight with `Connection: close`, close idle keep-alive sockets after a grace, then tell
-// the master. The app's own SIGTERM handler still runs afterwards.
+// flight with `Connection: close`, close idle keep-alive sockets after a grace, close HTTP/2
+// sessions gracefully (GOAWAY: streams in flight finish), then tell the master. The app's own
+// SIGTERM handler still runs afterwards. Callbacks the app registered with
+// `require('master-process').onRetire(fn)` run first, once; when there are any, upgraded
+// connections (WebSockets) are left for the app to close, and the drain waits for them.
 //
 // The Node internals this relies on are all in lib/node-internals.js, each checked once before
 // it is relied on. If one is missing, the worker says so in one line on stderr and is retired
@@ -20,6 +23,9 @@ const netClose = net.Server.prototype.close;
 
 const servers = new Map(); // net.Server -> 'pending' | 'listening' | 'closed'
 const sockets = new Map(); // socket of an http(s) server -> requests in flight (once draining)
+const sessions = new Set(); // HTTP/2 sessions of the servers
+const retireCallbacks = [];
+let leaveUpgraded = false; // the app has a retire callback: its WebSockets are its to close
 let draining = false;
 let reported = false;
 let oldWay = false; // a check failed: no drain, SIGTERM then SIGKILL as in 4.x
@@ -83,6 +89,17 @@ function track(server) {
   }
   if (isHttp && isTls) server.on('secureConnection', onConnection);
   else if (isHttp) server.on('connection', onConnection);
+  // http2.createServer / createSecureServer: sessions, closed with GOAWAY when draining.
+  if (typeof server.updateSettings === 'function') server.on('session', onSession);
+}
+
+function onSession(session) {
+  sessions.add(session);
+  session.once('close', () => {
+    sessions.delete(session);
+    check();
+  });
+  if (draining) session.close();
 }
 
 function onConnection(socket) {
@@ -111,11 +128,27 @@ function follow(socket, response) {
   });
 }
 
-/** Close a keep-alive socket that stays idle for the grace (it may be about to send). */
+/**
+ * Close a keep-alive socket that stays idle for the grace (it may be about to send). An
+ * upgraded one (a WebSocket) is left to the app when it registered a retire callback.
+ */
 function closeWhenIdle(socket) {
   setTimeout(() => {
-    if (sockets.get(socket) === 0) socket.end();
+    if (sockets.get(socket) !== 0) return;
+    if (leaveUpgraded && internals.isUpgraded(socket)) return;
+    socket.end();
   }, IDLE_GRACE_MS).unref();
+}
+
+/** The app's retire callbacks, once each; one that throws is reported and the rest run. */
+function runRetireCallbacks() {
+  for (const callback of retireCallbacks.splice(0)) {
+    try {
+      callback();
+    } catch (error) {
+      process.stderr.write(`master-process: a retire callback threw: ${error?.stack ?? error}\n`);
+    }
+  }
 }
 
 /**
@@ -133,7 +166,10 @@ function drain() {
   if (oldWay) return drainedAtOnce();
   if (draining) return check();
   draining = true;
+  leaveUpgraded = retireCallbacks.length > 0;
+  runRetireCallbacks();
   exitAfterOwnSigtermHandler();
+  for (const session of sessions) session.close();
   for (const [server, state] of servers) {
     if (state === 'listening') stopListening(server);
   }
@@ -153,7 +189,7 @@ function drain() {
 function check() {
   if (!draining) return;
   for (const state of servers.values()) if (state !== 'closed') return;
-  if (sockets.size > 0) return;
+  if (sockets.size > 0 || sessions.size > 0) return;
   report();
 }
 
@@ -171,6 +207,7 @@ function report() {
 function drainedAtOnce() {
   if (!draining) {
     draining = true;
+    runRetireCallbacks();
     exitAfterOwnSigtermHandler();
   }
   report();
@@ -203,6 +240,14 @@ if (missingAtStart.length > 0) retireTheOldWay(missingAtStart);
 // master stops them cleanly (drain, then SIGTERM), so a worker leaves SIGINT to it unless
 // the app listens for SIGINT itself (its own listeners still run).
 process.on('SIGINT', () => {});
+
+/** Register `callback` to run once when this worker starts to retire, before any signal. */
+function onRetire(callback) {
+  if (typeof callback !== 'function') throw new TypeError('master-process: onRetire(callback) takes a function');
+  retireCallbacks.push(callback);
+}
+
+module.exports = { onRetire };
 
 internals.onInternalMessage((message) => {
   if (message?.cmd === protocol.DRAIN) drain();

@@ -196,6 +196,14 @@ module.exports = {
     process.send(message, noop);
   },
 
+  /**
+   * Whether an HTTP server's socket was upgraded (a WebSocket): http frees the socket's
+   * parser when it hands the socket over in 'upgrade'; a served keep-alive socket keeps it.
+   */
+  isUpgraded(socket) {
+    return !socket.destroyed && socket.parser == null;
+  },
+
   /** The response being written on an HTTP socket (what http's own server tracks), or null. */
   responseInFlight(socket) {
     return socket._httpMessage ?? null;

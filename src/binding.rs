@@ -67,6 +67,9 @@ pub enum JsNotice {
         generation: u32,
         reason: String,
     },
+    Scale {
+        workers: u32,
+    },
     WorkerReplaced {
         index: u32,
         old_pid: Option<u32>,
@@ -334,6 +337,7 @@ impl From<Notice> for JsNotice {
                 generation,
                 reason: reason.to_string(),
             },
+            Notice::Scaled { workers } => JsNotice::Scale { workers },
             Notice::WorkerReplaced {
                 slot,
                 old_pid,

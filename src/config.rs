@@ -6,12 +6,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::core::{Limits, Policy, ReadyOn, Swap};
+use crate::core::{Limits, Policy, ReadyOn, Swap, MAX_WORKERS};
 use crate::duration::parse_duration;
 
 const MB: u64 = 1024 * 1024;
 const HOUR: Duration = Duration::from_secs(3600);
-const MAX_WORKERS: u32 = 1024;
 
 /// A setting with a bad value: names it (as the user wrote it), the value and what is accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -188,7 +187,7 @@ impl Config {
             )?,
             max_throttle: duration(&src, "maxThrottle", Duration::from_secs(30), Duration::ZERO)?,
             max_crashes: count(&src, "maxCrashes", 10, 0)?,
-            reload_batch: reload_batch(&src, workers)?,
+            reload_batch: reload_batch(&src)?,
             swap: swap(&src)?,
             ready_on: ready_on(&src)?,
             ready_timeout: duration(
@@ -301,7 +300,7 @@ fn count(src: &Sources, option: &str, default: u32, min: u32) -> Result<u32, Con
     }
 }
 
-fn reload_batch(src: &Sources, workers: u32) -> Result<u32, ConfigError> {
+fn reload_batch(src: &Sources) -> Result<u32, ConfigError> {
     let Some(raw) = src.get("reloadBatch") else {
         return Ok(0);
     };
@@ -310,7 +309,7 @@ fn reload_batch(src: &Sources, workers: u32) -> Result<u32, ConfigError> {
         return Ok(0);
     }
     match value.parse::<u32>() {
-        Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n.min(workers)),
+        Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n),
         _ => Err(bad(
             &raw,
             format!("ALL or a whole number of workers from 1 to {MAX_WORKERS}"),

@@ -167,13 +167,13 @@ fn new_settings_validate() {
             .drain
     );
     assert!(env(&[("MASTER_PROCESS_DRAIN", "maybe")]).is_err());
-    assert_eq!(
-        env(&[("WORKERS", "4"), ("MASTER_PROCESS_RELOAD_BATCH", "9")])
-            .unwrap()
-            .policy
-            .reload_batch,
-        4
-    );
+    // Kept as given: a scale may add slots later; a reload takes at most the slots there are.
+    let batch = env(&[("WORKERS", "4"), ("MASTER_PROCESS_RELOAD_BATCH", "9")])
+        .unwrap()
+        .policy;
+    assert_eq!(batch.reload_batch, 9);
+    assert_eq!(batch.batch_size(4), 4);
+    assert_eq!(batch.batch_size(12), 9);
     assert!(env(&[("MASTER_PROCESS_RELOAD_BATCH", "0")]).is_err());
     assert_eq!(
         env(&[("MASTER_PROCESS_MAX_CRASHES", "0")])

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::command::WorkerTag;
-use super::event::WorkerId;
+use super::event::{Reading, WorkerId};
 use super::reason::ReplaceReason;
 
 /// Why a worker is being started next to the one serving its slot.
@@ -88,6 +88,8 @@ pub struct Worker {
     /// When a worker that must become ready has failed if it is not.
     pub ready_by: Option<Instant>,
     pub streaks: Streaks,
+    /// Its latest sample (CPU and RSS), once monitoring has read it.
+    pub last_reading: Option<Reading>,
 }
 
 impl Worker {
@@ -107,6 +109,7 @@ impl Worker {
         self.phase == Phase::Ready
     }
 
+    /// How long since it was forked (since its fork was confirmed, once it was).
     pub fn uptime(&self, now: Instant) -> Duration {
         now.saturating_duration_since(self.started_at)
     }

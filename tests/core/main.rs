@@ -8,6 +8,7 @@ mod ready_on;
 mod reload;
 mod restart;
 mod retire;
+mod scale;
 mod shutdown;
 mod start;
 mod unknown;

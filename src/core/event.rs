@@ -69,11 +69,14 @@ pub enum Event {
     ReloadRequested,
     /// `handle.stop()`, same as SIGTERM.
     StopRequested,
+    /// The control socket's `stop`, same as SIGTERM.
+    ControlStop,
     /// Change the number of slots (`handle.scale(n)`, the control socket, SIGTTIN/SIGTTOU).
     Scale(ScaleTo),
-    /// Pause monitoring if it runs (the control socket's `pause`): as SIGUSR2 would.
+    /// Pause monitoring if it runs (the control socket's `pause`); workers are not signalled.
     PauseRequested,
-    /// Resume monitoring if it is paused (the control socket's `resume`): as SIGUSR2 would.
+    /// Resume monitoring if it is paused (the control socket's `resume`); workers are not
+    /// signalled.
     ResumeRequested,
     Forked {
         id: WorkerId,

@@ -173,6 +173,7 @@ impl Supervisor {
             Event::Signal(signal) => self.on_signal(now, signal),
             Event::ReloadRequested => self.request_reload(now),
             Event::StopRequested => self.request_stop(now, 0, StopReason::Requested),
+            Event::ControlStop => self.request_stop(now, 0, StopReason::ControlSocket),
             Event::Scale(to) => self.request_scale(now, to),
             Event::PauseRequested => self.request_pause(true),
             Event::ResumeRequested => self.request_pause(false),

@@ -29,10 +29,11 @@ impl Supervisor {
         }
     }
 
-    /// Pause (or resume) as SIGUSR2 would, if monitoring is not so already.
+    /// Pause (or resume) monitoring, as SIGUSR2 does, but without signalling workers: an
+    /// app without a SIGUSR2 handler would die of it. Nothing if it is so already.
     pub(super) fn request_pause(&mut self, paused: bool) {
         if self.paused != paused {
-            self.toggle_pause(PauseCause::Request);
+            self.set_paused(paused, PauseCause::Request);
         }
     }
 

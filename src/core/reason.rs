@@ -30,6 +30,8 @@ pub enum StopReason {
     Signal(Signal),
     /// `handle.stop()`.
     Requested,
+    /// The control socket's `stop`.
+    ControlSocket,
     /// master-process on disk is now `version`.
     PackageChanged {
         version: String,

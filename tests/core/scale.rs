@@ -4,7 +4,7 @@
 
 use super::harness::*;
 use master_process::core::{
-    Event, Notice, ScaleRefused, ScaleTo, Signal, Trace, WorkerMessage, MAX_WORKERS,
+    Event, Notice, PauseCause, ScaleRefused, ScaleTo, Signal, Trace, WorkerMessage, MAX_WORKERS,
 };
 
 fn scale(h: &mut Harness, count: u32) -> Vec<master_process::core::Command> {
@@ -277,18 +277,30 @@ fn a_stop_drops_a_scale_in_progress_and_retires_every_slot() {
 }
 
 #[test]
-fn pause_and_resume_requests_act_as_sigusr2_only_when_they_change_something() {
+fn pause_and_resume_requests_set_monitoring_without_signalling_workers() {
     let mut h = Harness::new(policy(2));
     h.start_all_ready();
     assert_eq!(h.handle(Event::ResumeRequested), NOTHING);
-    assert_eq!(h.handle(Event::PauseRequested), [usr2(1), usr2(2)]);
+    let out = h.handle_raw(Event::PauseRequested);
+    assert_eq!(
+        out,
+        [trace(
+            None,
+            Trace::Monitoring {
+                paused: true,
+                cause: PauseCause::Request
+            }
+        )]
+    );
     assert!(h.sup.is_paused());
-    assert_eq!(h.handle(Event::PauseRequested), NOTHING);
-    assert_eq!(h.handle(Event::ResumeRequested), [usr2(1), usr2(2)]);
+    assert_eq!(h.handle_raw(Event::PauseRequested), NOTHING);
+    assert_eq!(h.handle(Event::ResumeRequested), NOTHING);
     assert!(!h.sup.is_paused());
-    // A worker's own pause counts the same.
+    // A worker's own pause counts the same; SIGUSR2 still toggles and signals.
     h.message(1, WorkerMessage::PauseMonitoring);
-    assert_eq!(h.handle(Event::PauseRequested), NOTHING);
+    assert_eq!(h.handle_raw(Event::PauseRequested), NOTHING);
+    assert_eq!(h.signal(Signal::Usr2), [usr2(1), usr2(2)]);
+    assert!(!h.sup.is_paused());
 }
 
 #[test]

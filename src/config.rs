@@ -120,7 +120,7 @@ const SETTINGS: &[Setting] = &[
         option: "maxKillTimeout",
         env: &["MAX_KILL_TIMEOUT"],
         short: None,
-        help: "duration, 0 to 1 hour, a retiring worker has before SIGKILL; default 5s",
+        help: "duration, 0 to 1 hour: how long a retiring worker has before SIGKILL; default 5s",
     },
     Setting {
         option: "workerThrottle",

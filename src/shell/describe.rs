@@ -49,6 +49,7 @@ impl fmt::Display for StopReason {
         match self {
             StopReason::Signal(signal) => f.write_str(signal_name(*signal)),
             StopReason::Requested => f.write_str("stop() was called"),
+            StopReason::ControlSocket => f.write_str("stop was asked on the control socket"),
             StopReason::PackageChanged { version } => {
                 write!(f, "master-process on disk changed to version {version}")
             }

@@ -3,20 +3,25 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use nix::sys::signal::Signal as NixSignal;
+use serde_json::{json, Value};
 use tracing_subscriber::layer::SubscriberExt;
 
+use super::control::{error_answer, BoundControl, Request};
 use super::handles::ProcessHandles;
 use super::log::{DebugLayer, Style};
 use super::package::PackageWatch;
 use super::sampler::Sampler;
 use super::socket;
+use super::status::{self, About};
+use super::Input;
 use crate::core::{
-    Command, Event, Level, NodeCommand, Supervisor, Trace, WorkerId, WorkerSignal, WorkerTag,
+    Command, Event, Level, NodeCommand, Notice, ScaleTo, Supervisor, Trace, WorkerId, WorkerSignal,
+    WorkerTag,
 };
 
 /// Where commands only Node can run go (fork, drain, settle, send, notify, exit).
@@ -33,19 +38,39 @@ pub struct Driver {
     pub package: PackageWatch,
     pub style: Style,
     pub notes: Vec<String>,
+    pub warnings: Vec<String>,
     pub handles: Arc<ProcessHandles>,
+    /// The control socket, removed just before the master exits.
+    pub control: Arc<Mutex<Option<BoundControl>>>,
+    pub about: About,
+    pub waiting: Waiting,
+}
+
+/// Requests whose answer is an outcome still to come.
+#[derive(Default)]
+pub struct Waiting {
+    /// Answered by the outcome of this generation's reload (or a later one's).
+    reloads: Vec<(u32, Sender<Value>)>,
+    /// Answered when no scale is in progress or waiting any more.
+    scales: Vec<Sender<Value>>,
 }
 
 impl Driver {
     /// Run until the core exits or every sender is gone.
-    pub fn run(mut self, rx: Receiver<Event>) {
+    pub fn run(mut self, rx: Receiver<Input>) {
         let subscriber = tracing_subscriber::registry().with(DebugLayer::new(self.style));
         tracing::subscriber::with_default(subscriber, || {
             for note in std::mem::take(&mut self.notes) {
                 tracing::debug!("{note}");
             }
-            while let Some(event) = self.next_event(&rx) {
-                self.feed(event);
+            for warning in std::mem::take(&mut self.warnings) {
+                tracing::error!("{warning}");
+            }
+            while let Some(input) = self.next_input(&rx) {
+                match input {
+                    Input::Event(event) => self.feed(event),
+                    Input::Ask(request, reply) => self.answer(request, reply),
+                }
                 if self.core.has_exited() {
                     break;
                 }
@@ -53,14 +78,99 @@ impl Driver {
         });
     }
 
-    fn next_event(&self, rx: &Receiver<Event>) -> Option<Event> {
+    fn next_input(&self, rx: &Receiver<Input>) -> Option<Input> {
         let Some(deadline) = self.core.poll_timeout() else {
             return rx.recv().ok();
         };
         match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(event) => Some(event),
-            Err(RecvTimeoutError::Timeout) => Some(Event::Tick),
+            Ok(input) => Some(input),
+            Err(RecvTimeoutError::Timeout) => Some(Event::Tick.into()),
             Err(RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// Carry out a control request: answer now, or once the outcome it waits for is known.
+    fn answer(&mut self, request: Request, reply: Sender<Value>) {
+        let answer = match request {
+            Request::Status => {
+                let report = status::report(&self.core, &self.about, Instant::now());
+                json!({ "ok": true, "status": report })
+            }
+            Request::Reload => {
+                self.feed(Event::ReloadRequested);
+                match self.core.awaited_reload() {
+                    Some(generation) => {
+                        return self.waiting.reloads.push((generation, reply));
+                    }
+                    None => error_answer("cannot reload: the master is stopping"),
+                }
+            }
+            Request::Stop => {
+                self.feed(Event::ControlStop);
+                json!({ "ok": true, "stopping": true })
+            }
+            Request::Pause | Request::Resume => {
+                let pause = request == Request::Pause;
+                self.feed(if pause {
+                    Event::PauseRequested
+                } else {
+                    Event::ResumeRequested
+                });
+                json!({ "ok": true, "paused": self.core.is_paused() })
+            }
+            Request::Scale(count) => {
+                if let Err(refused) = self.core.scale_target(ScaleTo::Count(count)) {
+                    error_answer(refused)
+                } else {
+                    self.feed(Event::Scale(ScaleTo::Count(count)));
+                    if self.core.is_scaling() {
+                        return self.waiting.scales.push(reply);
+                    }
+                    json!({ "ok": true, "workers": self.core.slot_count() })
+                }
+            }
+        };
+        let _ = reply.send(answer);
+    }
+
+    /// Answer the requests that `notice` settles.
+    fn settle(&mut self, notice: &Notice) {
+        let waiting = &mut self.waiting;
+        match notice {
+            Notice::ReloadDone { generation } => {
+                let answer = json!({
+                    "ok": true,
+                    "reload": { "generation": generation, "outcome": "done" },
+                });
+                answer_reloads(&mut waiting.reloads, *generation, &answer);
+            }
+            Notice::ReloadFailed { generation, reason } => {
+                let answer = json!({
+                    "ok": false,
+                    "error": format!("reload {generation} failed and was rolled back: {reason}"),
+                    "reload": {
+                        "generation": generation,
+                        "outcome": "rolled back",
+                        "reason": reason.to_string(),
+                    },
+                });
+                answer_reloads(&mut waiting.reloads, *generation, &answer);
+            }
+            Notice::Scaled { workers } if !self.core.is_scaling() => {
+                let answer = json!({ "ok": true, "workers": workers });
+                for reply in waiting.scales.drain(..) {
+                    let _ = reply.send(answer.clone());
+                }
+            }
+            Notice::Stopping { reason, .. } => {
+                let answer = error_answer(format!("the master is stopping ({reason})"));
+                let scales = waiting.scales.drain(..);
+                let reloads = waiting.reloads.drain(..).map(|(_, reply)| reply);
+                for reply in scales.chain(reloads) {
+                    let _ = reply.send(answer.clone());
+                }
+            }
+            _ => {}
         }
     }
 
@@ -100,15 +210,27 @@ impl Driver {
         None
     }
 
-    /// Hand a command to Node; a fork first checks that master-process did not change.
+    /// Hand a command to Node; a fork first checks that master-process did not change, and
+    /// the control socket goes before the exit.
     fn run_node(&mut self, command: NodeCommand) -> Option<Event> {
-        if let NodeCommand::Fork { id, .. } = command {
-            if let Some(version) = self.package.changed() {
-                return Some(Event::PackageChanged { id, version });
+        match &command {
+            NodeCommand::Fork { id, .. } => {
+                if let Some(version) = self.package.changed() {
+                    return Some(Event::PackageChanged { id: *id, version });
+                }
             }
+            NodeCommand::Notify(notice) => self.settle(notice),
+            NodeCommand::Exit { .. } => self.close_control(),
+            _ => {}
         }
         self.outbox.send(command);
         None
+    }
+
+    fn close_control(&self) {
+        if super::close_control(&self.control) {
+            tracing::debug!("control socket removed");
+        }
     }
 
     fn chmod_socket(&self) {
@@ -132,6 +254,17 @@ impl Driver {
             Err(e) => tracing::error!("could not remove {}: {e}", path.display()),
         }
     }
+}
+
+/// Answer the reload requests that the outcome of `generation` settles.
+fn answer_reloads(reloads: &mut Vec<(u32, Sender<Value>)>, generation: u32, answer: &Value) {
+    reloads.retain(|(awaited, reply)| {
+        if *awaited > generation {
+            return true;
+        }
+        let _ = reply.send(answer.clone());
+        false
+    });
 }
 
 fn signal_worker(handles: &ProcessHandles, id: WorkerId, pid: u32, signal: WorkerSignal) {

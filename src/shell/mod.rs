@@ -1,6 +1,7 @@
-//! The imperative shell around the core: driver thread, signals, sampler, socket file,
-//! log, and the package version watch.
+//! The imperative shell around the core: driver thread, signals, control socket, sampler,
+//! socket file, log, and the package version watch.
 
+pub mod control;
 pub mod describe;
 pub mod driver;
 pub mod handles;
@@ -10,19 +11,42 @@ pub mod package;
 pub mod sampler;
 pub mod signals;
 pub mod socket;
+pub mod status;
 
+use std::os::unix::net::UnixListener;
 use std::sync::mpsc::{channel, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::core::{Event, Supervisor, WorkerId};
 use crate::error::Error;
+use control::{BoundControl, Request};
 use driver::{Driver, Outbox};
 use signals::SignalThread;
 
+/// What reaches the driver thread: an event for the core, or a request to answer (on the
+/// sender given with it, as one JSON value).
+pub enum Input {
+    Event(Event),
+    Ask(Request, Sender<serde_json::Value>),
+}
+
+impl From<Event> for Input {
+    fn from(event: Event) -> Self {
+        Input::Event(event)
+    }
+}
+
+/// The control socket, bound and not yet served.
+pub struct Control {
+    pub bound: BoundControl,
+    pub listener: UnixListener,
+}
+
 /// A running master: the driver thread, the signal thread, and the way in for events.
 pub struct Shell {
-    tx: Sender<Event>,
+    tx: Sender<Input>,
+    control: Arc<Mutex<Option<BoundControl>>>,
     signals: SignalThread,
     handles: Arc<handles::ProcessHandles>,
     _driver: JoinHandle<()>,
@@ -36,14 +60,38 @@ pub struct Setup {
     pub package: package::PackageWatch,
     pub style: log::Style,
     pub notes: Vec<String>,
+    /// The control socket, if there is one.
+    pub control: Option<Control>,
+    /// Errors to log once the log is set up (the master goes on).
+    pub warnings: Vec<String>,
+    /// What a status report says about the master besides the core's state.
+    pub about: status::About,
 }
 
 impl Shell {
     /// Install the signal handlers, start the driver and send it `Event::Start`.
     pub fn start(setup: Setup) -> Result<Shell, Error> {
         let (tx, rx) = channel();
-        let signals = SignalThread::spawn(tx.clone()).map_err(Error::Signals)?;
+        let signals = match SignalThread::spawn(tx.clone()) {
+            Ok(signals) => signals,
+            Err(e) => {
+                if let Some(control) = &setup.control {
+                    control.bound.remove();
+                }
+                return Err(Error::Signals(e));
+            }
+        };
         let handles = Arc::new(handles::ProcessHandles::default());
+        let control = Arc::new(Mutex::new(None));
+        if let Some(Control { bound, listener }) = setup.control {
+            if let Ok(mut slot) = control.lock() {
+                *slot = Some(bound);
+            }
+            if let Err(e) = control::serve(listener, tx.clone()) {
+                close_control(&control);
+                return Err(Error::Thread(e));
+            }
+        }
         let driver = Driver {
             core: setup.supervisor,
             outbox: setup.outbox,
@@ -52,15 +100,26 @@ impl Shell {
             package: setup.package,
             style: setup.style,
             notes: setup.notes,
+            warnings: setup.warnings,
             handles: handles.clone(),
+            control: control.clone(),
+            about: setup.about,
+            waiting: Default::default(),
         };
         let thread = std::thread::Builder::new()
             .name("master-process-driver".into())
-            .spawn(move || driver.run(rx))
-            .map_err(Error::Thread)?;
-        let _ = tx.send(Event::Start);
+            .spawn(move || driver.run(rx));
+        let thread = match thread {
+            Ok(thread) => thread,
+            Err(e) => {
+                close_control(&control);
+                return Err(Error::Thread(e));
+            }
+        };
+        let _ = tx.send(Event::Start.into());
         Ok(Shell {
             tx,
+            control,
             signals,
             handles,
             _driver: thread,
@@ -69,7 +128,17 @@ impl Shell {
 
     /// Pass an event to the driver (a closed driver means the master is exiting: ignored).
     pub fn send(&self, event: Event) {
-        let _ = self.tx.send(event);
+        let _ = self.tx.send(event.into());
+    }
+
+    /// Ask the driver what a control socket client would, and wait for the answer.
+    pub fn ask(&self, request: Request) -> serde_json::Value {
+        control::ask(&self.tx, request)
+    }
+
+    /// Remove the control socket file now (the process is exiting). Whether it did.
+    pub fn close_control(&self) -> bool {
+        close_control(&self.control)
     }
 
     /// A worker was just forked (call on Node's main thread): take a handle on its process.
@@ -86,4 +155,10 @@ impl Shell {
     pub fn rearm(&self, number: i32) -> bool {
         self.signals.rearm(number)
     }
+}
+
+/// Remove the control socket file, once. Whether it did.
+pub fn close_control(control: &Mutex<Option<BoundControl>>) -> bool {
+    let bound = control.lock().ok().and_then(|mut slot| slot.take());
+    bound.is_some_and(|b| b.remove())
 }

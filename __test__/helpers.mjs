@@ -35,12 +35,25 @@ export function tempDir(t, prefix = 'mp-test-') {
  * `bare`, is the whole environment); `group` puts it in a process group of its own, as a
  * terminal would. Every pid the output names is killed at the end.
  */
-export function startMaster(t, { fixture = 'app.js', env = {}, bare = false, cwd = ROOT, group = false } = {}) {
+export function startMaster(t, { fixture = 'app.js', ...options } = {}) {
+  return startNode(t, [path.join(FIXTURES, fixture)], options);
+}
+
+/** The `master-process` command, as a master running an app: `args` after the command. */
+export const BIN = path.join(ROOT, 'bin', 'master-process.js');
+
+/** Start `node bin/master-process.js ...args` as startMaster starts a fixture. */
+export function startCli(t, args, options = {}) {
+  return startNode(t, [BIN, ...args], options);
+}
+
+/** Start `node ...argv` as a master (see startMaster); `stdin` gives it a pipe to write to. */
+function startNode(t, argv, { env = {}, bare = false, cwd = ROOT, group = false, stdin = false } = {}) {
   const base = bare ? {} : { PATH: process.env.PATH, HOME: process.env.HOME };
-  const child = spawn(process.execPath, [path.join(FIXTURES, fixture)], {
+  const child = spawn(process.execPath, argv, {
     cwd,
     env: { ...base, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     detached: group,
   });
   const master = new MasterProcess(child);

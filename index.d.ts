@@ -164,8 +164,8 @@ export interface Status {
   /** Reloads so far: the newest `RELOAD_INDEX`. */
   generation: number;
   reloading: boolean;
-  /** A scale is in progress or waits for one (or for a reload). */
-  scaling: boolean;
+  /** The count a scale in progress (or waiting for a reload or another scale) leads to; null when none. */
+  scalingTo: number | null;
   /** Monitoring is paused. */
   paused: boolean;
   stopping: boolean;

@@ -309,7 +309,8 @@ function unserved(status) {
 }
 
 function table(status) {
-  const flags = ['reloading', 'scaling', 'paused', 'stopping'].filter((f) => status[f]);
+  const flags = ['reloading', 'paused', 'stopping'].filter((f) => status[f]);
+  if (status.scalingTo !== null) flags.push(`scaling to ${status.scalingTo}`);
   const head = [
     `master ${status.pid}`,
     `master-process ${status.version}`,

@@ -145,6 +145,13 @@ impl Supervisor {
         self.scaling() || self.life.scale_to().is_some()
     }
 
+    /// The count the scales in progress or waiting lead to, if any.
+    pub fn scaling_to(&self) -> Option<u32> {
+        self.life
+            .scale_to()
+            .or_else(|| self.scaling().then_some(self.slot_count))
+    }
+
     /// How long since `Event::Start`.
     pub fn uptime(&self, now: Instant) -> std::time::Duration {
         self.started_at.map_or(std::time::Duration::ZERO, |at| {

@@ -64,7 +64,7 @@ pub fn report(core: &Supervisor, about: &About, now: Instant) -> Value {
         "uptimeMs": ms(core.uptime(now)),
         "generation": core.reload_index(),
         "reloading": core.reloading().is_some(),
-        "scaling": core.is_scaling(),
+        "scalingTo": core.scaling_to(),
         "paused": core.is_paused(),
         "stopping": core.is_stopping(),
         "slots": core.slot_count(),

@@ -121,8 +121,10 @@ fn a_scale_during_a_reload_waits_for_it_and_the_latest_target_wins() {
     h.start_all_ready();
     assert_eq!(h.hup(), [fork(3, 0, 1), fork(4, 1, 1)]);
     assert_eq!(scale(&mut h, 5), NOTHING);
+    assert_eq!(h.sup.scaling_to(), Some(5));
     assert_eq!(scale(&mut h, 3), NOTHING);
     assert!(h.sup.is_scaling());
+    assert_eq!(h.sup.scaling_to(), Some(3));
     assert_eq!(h.sup.slot_count(), 2);
     assert_eq!(h.ready(3), [listening(3, 0, 1), drain(1)]);
     // The reload is over: the scale to 3 (not 5) starts, in the new generation.
@@ -130,8 +132,10 @@ fn a_scale_during_a_reload_waits_for_it_and_the_latest_target_wins() {
         h.ready(4),
         [listening(4, 1, 1), drain(2), reload_done(1), fork(5, 2, 1)]
     );
+    assert_eq!(h.sup.scaling_to(), Some(3));
     assert_eq!(h.ready(5), [listening(5, 2, 1), scaled(3)]);
     assert_eq!(h.sup.slot_count(), 3);
+    assert_eq!(h.sup.scaling_to(), None);
 }
 
 #[test]

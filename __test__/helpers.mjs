@@ -48,7 +48,7 @@ export function startCli(t, args, options = {}) {
 }
 
 /** Start `node ...argv` as a master (see startMaster); `stdin` gives it a pipe to write to. */
-function startNode(t, argv, { env = {}, bare = false, cwd = ROOT, group = false, stdin = false } = {}) {
+export function startNode(t, argv, { env = {}, bare = false, cwd = ROOT, group = false, stdin = false } = {}) {
   const base = bare ? {} : { PATH: process.env.PATH, HOME: process.env.HOME };
   const child = spawn(process.execPath, argv, {
     cwd,

@@ -75,9 +75,13 @@ pub struct Config {
 /// One setting: its option name, its environment names (first is canonical), a short flag
 /// if it has one, and a line of help (the accepted forms and the default).
 pub struct Setting {
+    /// The `init()` option name (camelCase).
     pub option: &'static str,
+    /// Its environment variables, the canonical one first.
     pub env: &'static [&'static str],
+    /// Its one-letter flag on the command line, if it has one.
     pub short: Option<char>,
+    /// The accepted forms and the default, in one line.
     pub help: &'static str,
 }
 

@@ -60,7 +60,9 @@ pub enum RequestError {
 #[derive(Debug, thiserror::Error)]
 #[error("control socket {path:?} {problem}")]
 pub struct ControlError {
+    /// The path (of the socket, or of its directory).
     pub path: PathBuf,
+    /// What is wrong with it.
     pub problem: String,
 }
 

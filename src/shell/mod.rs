@@ -27,7 +27,9 @@ use signals::SignalThread;
 /// What reaches the driver thread: an event for the core, or a request to answer (on the
 /// sender given with it, as one JSON value).
 pub enum Input {
+    /// For the core.
     Event(Event),
+    /// A control request and where its answer goes.
     Ask(Request, Sender<serde_json::Value>),
 }
 
@@ -39,7 +41,9 @@ impl From<Event> for Input {
 
 /// The control socket, bound and not yet served.
 pub struct Control {
+    /// The socket file, to remove at exit.
     pub bound: BoundControl,
+    /// The listening socket, for the accept thread.
     pub listener: UnixListener,
 }
 

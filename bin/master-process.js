@@ -384,36 +384,38 @@ async function command(parsed) {
   }
 }
 
+/** A command-line error, or one with a code (no native binary for this machine): said on one line. */
+function die(error) {
+  if (!(error instanceof CliError) && typeof error?.code !== 'string') throw error;
+  process.stderr.write(`master-process: ${error.message}\n`);
+  process.exit(error instanceof CliError ? error.exitCode : 1);
+}
+
 function main() {
   let parsed;
   try {
     parsed = parse(process.argv.slice(2));
   } catch (error) {
-    if (!(error instanceof CliError)) throw error;
-    process.stderr.write(`master-process: ${error.message}\n`);
-    process.exit(error.exitCode);
+    die(error);
   }
-  if (parsed.mode === 'help') return void process.stdout.write(help());
+  if (parsed.mode === 'help') {
+    try {
+      return void process.stdout.write(help());
+    } catch (error) {
+      die(error);
+    }
+  }
   if (parsed.mode === 'version') return void process.stdout.write(`${version()}\n`);
   if (parsed.mode === 'run') {
     try {
       return void run(parsed);
     } catch (error) {
-      if (!(error instanceof CliError)) throw error;
-      process.stderr.write(`master-process: ${error.message}\n`);
-      process.exit(error.exitCode);
+      die(error);
     }
   }
-  command(parsed).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error) => {
-      if (!(error instanceof CliError)) throw error;
-      process.stderr.write(`master-process: ${error.message}\n`);
-      process.exitCode = error.exitCode;
-    },
-  );
+  command(parsed).then((code) => {
+    process.exitCode = code;
+  }, die);
 }
 
 main();

@@ -27,6 +27,8 @@ use crate::core::MAX_WORKERS;
 pub const MAX_LINE: usize = 64 * 1024;
 /// Connections served at once; one more is answered with an error and closed.
 pub const MAX_CONNECTIONS: usize = 64;
+/// How long the accept thread waits after a failed accept (such as no descriptor left).
+const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// What a client can ask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,7 +258,11 @@ pub fn serve(listener: UnixListener, tx: Sender<Input>) -> std::io::Result<()> {
             for stream in listener.incoming() {
                 match stream {
                     Ok(stream) => admit(stream, &tx, &open),
-                    Err(e) => tracing::debug!("control socket: accept failed: {e}"),
+                    Err(e) => {
+                        // Out of descriptors, say: wait a little rather than spin.
+                        tracing::debug!("control socket: accept failed: {e}");
+                        std::thread::sleep(ACCEPT_BACKOFF);
+                    }
                 }
             }
         })?;

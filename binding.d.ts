@@ -17,7 +17,7 @@ export declare class Master {
    * Throws `ERR_INVALID_CONFIG` naming the setting, the value and the accepted forms.
    */
   constructor(options: Record<string, string>, packageJson: string, cli?: boolean | undefined | null)
-  /** How many workers the master keeps. */
+  /** How many workers the master starts with (`WORKERS`); a scale changes the count later. */
   get workers(): number
   /** Whether workers get the drain module preloaded. */
   get drain(): boolean

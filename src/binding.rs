@@ -171,7 +171,7 @@ impl Master {
         })
     }
 
-    /// How many workers the master keeps.
+    /// How many workers the master starts with (`WORKERS`); a scale changes the count later.
     #[napi(getter)]
     pub fn workers(&self) -> u32 {
         self.config.policy.workers

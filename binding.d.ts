@@ -12,21 +12,36 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** The master: validated settings, then (after `start`) the running Rust supervisor. */
 export declare class Master {
   /**
-   * Validate the environment and `options` (camelCase settings as strings).
+   * Validate the environment and `options` (camelCase settings as strings); `cli` when
+   * the options came from the command line's flags.
    * Throws `ERR_INVALID_CONFIG` naming the setting, the value and the accepted forms.
    */
-  constructor(options: Record<string, string>, packageJson: string)
-  /** How many workers the master keeps. */
+  constructor(options: Record<string, string>, packageJson: string, cli?: boolean | undefined | null)
+  /** How many workers the master starts with (`WORKERS`); a scale changes the count later. */
   get workers(): number
   /** Whether workers get the drain module preloaded. */
   get drain(): boolean
   /** The unix socket path in `PORT`, if any. */
   get socketPath(): string | null
+  /** The control socket's path, once started with one. */
+  get controlSocket(): string | null
   /**
-   * Clear the socket path, install signal handlers, start the supervisor. `onCommand`
-   * receives every command only Node can run.
+   * Clear the socket path, open the control socket, install signal handlers, start the
+   * supervisor. `onCommand` receives every command only Node can run.
    */
   start(onCommand: (arg: JsCommand) => void): void
+  /**
+   * The status report as a JSON string (what the control socket's `status` answers).
+   * Throws `ERR_NOT_RUNNING` before `start` or once the master has exited.
+   */
+  status(): string
+  /**
+   * Scale to `workers` slots (the JS value as a string). Throws `ERR_INVALID_ARG_VALUE`
+   * unless it is a whole number from 1 to the maximum.
+   */
+  scale(workers: string): void
+  /** Remove the control socket file now (the process is exiting). Whether it did. */
+  closeControl(): boolean
   /** `cluster.fork` returned a worker with this pid. */
   forked(id: number, pid: number): void
   /** The worker listens; `address` is the path when it is a unix socket. */
@@ -65,9 +80,12 @@ export declare class Master {
   catchUp(signal: string, seen: number): number
 }
 
+/** The directories a client looks in for this user's masters' control sockets. */
+export declare function controlSocketDirs(): Array<string>
+
 /** A command for the JS glue, told apart by `kind`. */
 export type JsCommand =
-  | { kind: 'fork'; id: number; index: number; generation: number; port?: string }
+  | { kind: 'fork'; id: number; index: number; generation: number; port?: string; env: Record<string, string> }
   | { kind: 'drain'; id: number }
   | { kind: 'settle'; id: number }
   | { kind: 'send'; id: number; message: string }
@@ -96,5 +114,26 @@ export type JsNotice =
   | { event: 'worker-exit'; id: number; pid?: number; index: number; code?: number; signal?: string; expected: boolean }
   | { event: 'reload'; generation: number }
   | { event: 'reload-failed'; generation: number; reason: string }
+  | { event: 'scale'; workers: number }
   | { event: 'worker-replaced'; index: number; oldPid?: number; newPid?: number; reason: string }
   | { event: 'stopping'; code: number; reason: string }
+
+/** One setting, for the command line's flags and help. */
+export interface JsSetting {
+  /** The `init()` option name. */
+  option: string
+  /** Its environment variables, the canonical one first. */
+  env: Array<string>
+  /** Its long flag (`--max-kill-timeout`). */
+  flag: string
+  /** Its short flag without the dash (`w`), if any. */
+  short?: string
+  /** The accepted forms and the default. */
+  help: string
+}
+
+/** The most workers a master keeps. */
+export declare function maxWorkers(): number
+
+/** Every setting, in the order the help lists them. */
+export declare function settings(): Array<JsSetting>

@@ -44,6 +44,12 @@ export interface Options {
   maxCrashes?: number | string;
   /** `MASTER_PROCESS_MAX_THROTTLE`: cap of the crash back-off. Default `'30s'`. */
   maxThrottle?: Duration;
+  /**
+   * `MASTER_PROCESS_CONTROL_SOCKET`: the control socket's path (absolute), or `'off'`.
+   * Default: `<pid>.sock` in `$XDG_RUNTIME_DIR/master-process/`, else in
+   * `master-process-<uid>/` in the temp directory.
+   */
+  controlSocket?: string | 'off';
 }
 
 export interface WorkerInfo {
@@ -89,6 +95,11 @@ export interface WorkerReplacedEvent {
   reason: 'used too much memory' | 'used too much cpu' | 'could not be sampled' | string;
 }
 
+export interface ScaleEvent {
+  /** The slots the master keeps now. */
+  workers: number;
+}
+
 export interface StoppingEvent {
   code: number;
   reason: string;
@@ -100,7 +111,73 @@ export interface MasterEvents {
   reload: [ReloadEvent];
   'reload-failed': [ReloadFailedEvent];
   'worker-replaced': [WorkerReplacedEvent];
+  scale: [ScaleEvent];
   stopping: [StoppingEvent];
+}
+
+/** A worker in a status report. */
+export interface WorkerStatus {
+  /** The master's own id for it (as in the `worker-*` events). */
+  id: number;
+  /** Null until its fork is confirmed. */
+  pid: number | null;
+  /** `WORKER_INDEX` */
+  index: number;
+  /** Its generation: its `RELOAD_INDEX`. */
+  generation: number;
+  /** `starting` until ready, `serving` once ready, `retiring` while it is drained and stopped. */
+  state: 'starting' | 'serving' | 'retiring';
+  uptimeMs: number;
+  /** RSS in bytes at the last sample; null before the first one (after the warm-up). */
+  rssBytes: number | null;
+  /** CPU in percent of one core at the last sample; null before the first one. */
+  cpuPercent: number | null;
+}
+
+/** The settings in force, by option name: durations in ms, as `init()` accepts them back. */
+export interface SettingsInForce {
+  workers: number;
+  maxKillTimeout: number;
+  workerThrottle: number;
+  port: string | null;
+  maxMemoryAllowedMb: number;
+  memMonitorFailures: number;
+  maxCpuAllowed: number;
+  cpuMonitorFailures: number;
+  monitorInterval: number;
+  monitorWarmup: number;
+  drain: boolean;
+  ready: 'listening' | 'message';
+  readyTimeout: number;
+  reloadBatch: number | 'ALL';
+  reloadSwap: 'slot' | 'batch';
+  maxCrashes: number;
+  maxThrottle: number;
+  /** The control socket's path, or `'off'`. */
+  controlSocket: string;
+}
+
+/** The master's status: `handle.status()`, and the control socket's `status` answer. */
+export interface Status {
+  pid: number;
+  /** master-process's version. */
+  version: string;
+  uptimeMs: number;
+  /** Reloads so far: the newest `RELOAD_INDEX`. */
+  generation: number;
+  reloading: boolean;
+  /** The count a scale in progress (or waiting for a reload or another scale) leads to; null when none. */
+  scalingTo: number | null;
+  /** Monitoring is paused. */
+  paused: boolean;
+  stopping: boolean;
+  /** The slots (`WORKER_INDEX` positions) the master keeps now; `settings.workers` is the start count. */
+  slots: number;
+  /** The control socket's path, or null without one. */
+  controlSocket: string | null;
+  settings: SettingsInForce;
+  /** Every worker alive or starting, by index, then age. */
+  workers: WorkerStatus[];
 }
 
 /** The running master, returned by `init()`. */
@@ -109,8 +186,19 @@ export declare class MasterHandle extends EventEmitter<MasterEvents> {
   reload(): void;
   /** Same as SIGTERM: stop every worker, then exit the master. */
   stop(): void;
+  /**
+   * Keep `workers` slots (1-1024): new slots fork, removed ones retire with the drain; the
+   * `scale` event follows once it is over. During a reload or another scale it waits, and
+   * the latest count wins. Throws `ERR_INVALID_ARG_VALUE` for anything but a whole number
+   * in range.
+   */
+  scale(workers: number): void;
+  /** The status now (synchronous): the same object as the control socket's `status`. */
+  status(): Status;
   /** The master's pid. */
   readonly pid: number;
+  /** The control socket's path, or null without one. */
+  readonly controlSocket: string | null;
   /** The workers alive now. */
   readonly workers: WorkerInfo[];
 }

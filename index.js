@@ -11,12 +11,14 @@ const protocol = require('./lib/protocol.js');
 const { dispatch } = require('./lib/commands.js');
 const { watchHandoffs } = require('./lib/handoff.js');
 
-const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGUSR2'];
+const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'];
 const DRAIN_MODULE = path.join(__dirname, 'worker-drain.js');
 const INHERIT_MODULE = path.join(__dirname, 'lib', 'inherited-listen.js');
 const HEARTBEAT_MODULE = path.join(__dirname, 'lib', 'worker-heartbeat.js');
 const EX_CONFIG = 78;
 const ID = Symbol('master-process worker id');
+/** The command line's way in (bin/master-process.js): not part of the public API. */
+const RUN_APP = Symbol.for('master-process.runApp');
 
 let running = null;
 
@@ -89,10 +91,10 @@ function startDirectory() {
   return cwd;
 }
 
-function loadMaster(options) {
+function loadMaster(options, cli) {
   const { Master } = /** @type {typeof import('./binding.js')} */ (require('./lib/native.js'));
   try {
-    return new Master(toSettings(options), path.join(__dirname, 'package.json'));
+    return new Master(toSettings(options), path.join(__dirname, 'package.json'), cli);
   } catch (error) {
     exitOnSetupError(error);
     throw error;
@@ -100,7 +102,7 @@ function loadMaster(options) {
 }
 
 function exitOnSetupError(error) {
-  if (error.code === 'ERR_INVALID_CONFIG' || error.code === 'ERR_SOCKET_PATH') {
+  if (['ERR_INVALID_CONFIG', 'ERR_SOCKET_PATH', 'ERR_CONTROL_SOCKET'].includes(error.code)) {
     process.stderr.write(`master-process: ${error.message}\n`);
     process.exit(EX_CONFIG);
   }
@@ -126,9 +128,27 @@ class MasterHandle extends EventEmitter {
     this.#master.stop();
   }
 
+  /**
+   * Change the number of slots to `workers` (1-1024): new slots fork, removed ones retire
+   * with the drain. The `scale` event follows once it is over.
+   */
+  scale(workers) {
+    this.#master.scale(String(workers));
+  }
+
+  /** The status report, the same object as the control socket's `status` answer. */
+  status() {
+    return JSON.parse(this.#master.status());
+  }
+
   /** The master's pid. */
   get pid() {
     return process.pid;
+  }
+
+  /** The control socket's path, or null without one. */
+  get controlSocket() {
+    return this.#master.controlSocket;
   }
 
   /** The workers alive now, as `{ pid, index, generation }` (`reloadIndex`: the same as `generation`). */
@@ -211,6 +231,7 @@ function glue(master, startCwd, inheritedEnv) {
       RELOAD_INDEX: String(command.generation),
       WORKER_INDEX: String(command.index),
       ...(command.port === undefined ? {} : { PORT: command.port }),
+      ...command.env,
     };
     for (const name of hiddenEnv) env[name] = undefined; // cluster.fork leaves these out
     if (inheritedEnv !== undefined) env.MASTER_PROCESS_INHERITED = inheritedEnv;
@@ -266,6 +287,20 @@ function glue(master, startCwd, inheritedEnv) {
  * Returns the master handle (an EventEmitter); 4.x callers may ignore it.
  */
 function init(options = {}) {
+  return start(options, false);
+}
+
+/**
+ * The command line's start: `app` (a resolved path) with `args` is the workers' entry, the
+ * options came from flags (errors name them), and WEB_CONCURRENCY counts.
+ */
+function runApp(options, { app, args }) {
+  if (running) return running;
+  cluster.setupPrimary({ exec: app, args });
+  return start(options, true);
+}
+
+function start(options, cli) {
   if (running) return running;
   if (process.platform !== 'linux' && process.platform !== 'darwin') {
     throw codedError('ERR_UNSUPPORTED_PLATFORM',
@@ -274,7 +309,7 @@ function init(options = {}) {
   if (!cluster.isPrimary) {
     throw codedError('ERR_NOT_PRIMARY', 'master-process: init() must run in the cluster primary');
   }
-  const master = loadMaster(options);
+  const master = loadMaster(options, cli);
   const workersSetup = setupWorkers(master);
   const { handle, unglue, onCommand } = glue(master, startDirectory(), workersSetup.inheritedEnv);
   const signals = pinSignals(master); // as late as possible: until start() registers Rust's handlers, only JS sees them
@@ -290,6 +325,7 @@ function init(options = {}) {
   }
   signals.stopCounting();
   watchSignals(master);
+  process.on('exit', () => master.closeControl()); // also when the app itself exits the process
   running = handle;
   return handle;
 }
@@ -309,3 +345,4 @@ function onRetire(callback) {
 }
 
 module.exports = { init, onRetire };
+Object.defineProperty(module.exports, RUN_APP, { value: runApp });

@@ -37,13 +37,30 @@ export function tempDir(t, prefix = 'mp-test-') {
  * pid the output names is killed at the end, unless `foreignPids` (pids printed from another
  * PID namespace mean other processes here: only the process started is killed).
  */
-export function startMaster(t, { fixture = 'app.js', command, env = {}, bare = false, cwd = ROOT, group = false, foreignPids = false } = {}) {
-  const base = bare ? {} : { PATH: process.env.PATH, HOME: process.env.HOME };
+export function startMaster(t, { fixture = 'app.js', command, ...options } = {}) {
   const [file, ...args] = command ?? [process.execPath, path.join(FIXTURES, fixture)];
+  return startProcess(t, file, args, options);
+}
+
+/** The `master-process` command, as a master running an app: `args` after the command. */
+export const BIN = path.join(ROOT, 'bin', 'master-process.js');
+
+/** Start `node bin/master-process.js ...args` as startMaster starts a fixture. */
+export function startCli(t, args, options = {}) {
+  return startNode(t, [BIN, ...args], options);
+}
+
+/** Start `node ...argv` as a master (see startMaster); `stdin` gives it a pipe to write to. */
+export function startNode(t, argv, options = {}) {
+  return startProcess(t, process.execPath, argv, options);
+}
+
+function startProcess(t, file, args, { env = {}, bare = false, cwd = ROOT, group = false, stdin = false, foreignPids = false } = {}) {
+  const base = bare ? {} : { PATH: process.env.PATH, HOME: process.env.HOME };
   const child = spawn(file, args, {
     cwd,
     env: { ...base, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     detached: group,
   });
   const master = new MasterProcess(child, { notePids: !foreignPids });

@@ -11,7 +11,7 @@ test('a failed start() undoes init(): no listener left, and SIGTERM still ends t
   });
   const [after] = await master.waitFor('AFTER-INIT-ERROR');
   assert.deepEqual(master.records('INIT-ERROR')[0].code, 'ERR_FIXTURE_START');
-  assert.deepEqual(after.listeners, { SIGHUP: 0, SIGTERM: 0, SIGINT: 0, SIGUSR2: 0 });
+  assert.deepEqual(after.listeners, { SIGHUP: 0, SIGTERM: 0, SIGINT: 0, SIGUSR2: 0, SIGTTIN: 0, SIGTTOU: 0 });
   assert.equal(after.clusterExit, 0);
   master.signal('SIGTERM');
   await master.waitUntil(() => master.child.signalCode !== null, 'the process to die of SIGTERM');
@@ -36,6 +36,18 @@ test('a SIGHUP that arrives while init() runs reloads once the first generation 
   const [done] = await master.waitEvent('reload');
   assert.equal(done.generation, 1);
   await master.waitFor('WORKER listening', (w) => w.reload === '1');
+  master.signal('SIGTERM');
+  await master.waitUntil(() => master.child.exitCode !== null, 'the master to exit');
+  assert.equal((await master.exit).code, 0);
+});
+
+test('a SIGTTIN that arrives while init() runs adds a slot once the first generation is up', async (t) => {
+  const master = startMaster(t, {
+    fixture: 'start-hook.js',
+    env: { FIXTURE_START: 'signal', FIXTURE_SIGNAL: 'SIGTTIN', PORT: String(await freePort()), WORKERS: '1' },
+  });
+  const [added] = await master.waitFor('WORKER listening', (w) => w.index === '1');
+  assert.equal(added.reload, '0');
   master.signal('SIGTERM');
   await master.waitUntil(() => master.child.exitCode !== null, 'the master to exit');
   assert.equal((await master.exit).code, 0);

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, FIXTURES, startMaster, freePort, get } from './helpers.mjs';
+import { ROOT, FIXTURES, startMaster, startNode, freePort, get } from './helpers.mjs';
 
 const PLATFORM = 'linux-x64-gnu';
 const BINARY = `master-process.${PLATFORM}.node`;
@@ -156,7 +156,7 @@ test('installed from its tarballs, offline and without cargo: ERR_NO_BINARY alon
     await npm(running, ['pack', '--json', '--pack-destination', tarballs, ...setup.npmFlags], { cwd: ROOT, env: setup.env }),
   );
   const packed = root.files.map((f) => f.path);
-  for (const file of ['package.json', 'index.js', 'index.d.ts', 'binding.js', 'binding.d.ts', 'worker-drain.js', 'lib/native.js']) {
+  for (const file of ['package.json', 'index.js', 'index.d.ts', 'binding.js', 'binding.d.ts', 'worker-drain.js', 'lib/native.js', 'bin/master-process.js']) {
     assert.ok(packed.includes(file), `the package has ${file}: ${packed.join(' ')}`);
   }
   const needless = packed.filter((file) => /^(scripts|src|tests?|__test__|bench|examples|npm|target|\.github|\.ci)\//.test(file) || file.endsWith('.node'));
@@ -200,7 +200,7 @@ test('installed from its tarballs, offline and without cargo: ERR_NO_BINARY alon
     assert.equal((await exited(master)).code, 2, master.transcript());
   });
 
-  await t.test('with the platform package: the app starts, reloads on SIGHUP and exits 0 on SIGTERM', async (t) => {
+  await t.test('with the platform package: the app starts, reloads on SIGHUP and exits 0 on SIGTERM, and runs under the installed command', async (t) => {
     const dir = await project(t, setup, 'app', [rootTarball, platformTarball]);
     assert.ok(fs.existsSync(path.join(dir, 'node_modules', `master-process-${PLATFORM}`, BINARY)));
     const port = await freePort();
@@ -228,5 +228,22 @@ test('installed from its tarballs, offline and without cargo: ERR_NO_BINARY alon
     assert.equal(signal, null, master.transcript());
     assert.equal(code, 0, master.transcript());
     await master.closed;
+
+    // The command npm linked (what `npx master-process app.js` runs): the app as the workers'
+    // entry, the master in the command's process.
+    const bin = path.join(dir, 'node_modules', '.bin', 'master-process');
+    assert.ok(fs.existsSync(bin), 'npm linked the master-process command');
+    const cliPort = await freePort();
+    const cli = startNode(t, [bin, '-w', '2', 'app.js'], {
+      cwd: dir,
+      bare: true,
+      env: { PATH: setup.env.PATH, HOME: setup.env.HOME, PORT: String(cliPort), TMPDIR: setup.tmp },
+    });
+    const workers = await cli.waitFor('WORKER listening', () => true, 2);
+    assert.equal((await get(cliPort)).status, 200);
+    assert.deepEqual(cli.records('MASTER'), [], 'the app\'s own init() branch never ran');
+    assert.ok(workers.every((w) => w.pid !== cli.pid));
+    cli.signal('SIGTERM');
+    assert.deepEqual(await exited(cli), { code: 0, signal: null }, cli.transcript());
   });
 });

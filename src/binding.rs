@@ -8,13 +8,15 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
 
-use crate::config::Config;
-use crate::core::{Event, NodeCommand, Notice, Supervisor, WorkerMessage};
+use crate::config::{self, Caller, Config};
+use crate::core::{Event, NodeCommand, Notice, ScaleTo, Supervisor, WorkerMessage, MAX_WORKERS};
 use crate::error::Error;
 use crate::shell::activation::{self, Address, Inherited, ACTIVATION_VARS};
+use crate::shell::control::{self, Request};
 use crate::shell::describe::note_json;
 use crate::shell::driver::Outbox;
 use crate::shell::notify::{NotifyEnv, MANAGER_ONLY};
+use crate::shell::status::About;
 use crate::shell::{host, log::Style, package::PackageWatch, signals, socket, Setup, Shell};
 
 type Result<T> = napi::Result<T, String>;
@@ -26,12 +28,14 @@ type CommandFn = ThreadsafeFunction<JsCommand, (), JsCommand, Status, false, fal
 #[napi(discriminant = "kind", discriminant_case = "lowercase")]
 pub enum JsCommand {
     /// `cluster.fork` worker `id` for `WORKER_INDEX` `index` of generation (`RELOAD_INDEX`)
-    /// `generation`; `port` is `PORT` for its environment when given as an option.
+    /// `generation`; `port` is `PORT` for its environment when given as an option; `env`
+    /// holds more variables for its environment.
     Fork {
         id: u32,
         index: u32,
         generation: u32,
         port: Option<String>,
+        env: HashMap<String, String>,
     },
     /// Ask the worker's drain module to drain.
     Drain { id: u32 },
@@ -75,6 +79,9 @@ pub enum JsNotice {
         generation: u32,
         reason: String,
     },
+    Scale {
+        workers: u32,
+    },
     WorkerReplaced {
         index: u32,
         old_pid: Option<u32>,
@@ -87,6 +94,52 @@ pub enum JsNotice {
     },
 }
 
+/// One setting, for the command line's flags and help.
+#[napi(object)]
+pub struct JsSetting {
+    /// The `init()` option name.
+    pub option: String,
+    /// Its environment variables, the canonical one first.
+    pub env: Vec<String>,
+    /// Its long flag (`--max-kill-timeout`).
+    pub flag: String,
+    /// Its short flag without the dash (`w`), if any.
+    pub short: Option<String>,
+    /// The accepted forms and the default.
+    pub help: String,
+}
+
+/// Every setting, in the order the help lists them.
+#[napi]
+pub fn settings() -> Vec<JsSetting> {
+    config::settings()
+        .iter()
+        .map(|s| JsSetting {
+            option: s.option.to_string(),
+            env: s.env.iter().map(|e| e.to_string()).collect(),
+            flag: s.flag(),
+            short: s.short.map(String::from),
+            help: s.help.to_string(),
+        })
+        .collect()
+}
+
+/// The directories a client looks in for this user's masters' control sockets.
+#[napi]
+pub fn control_socket_dirs() -> Vec<String> {
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
+    control::search_dirs(xdg.as_deref(), &std::env::temp_dir(), control::euid())
+        .into_iter()
+        .map(|d| d.display().to_string())
+        .collect()
+}
+
+/// The most workers a master keeps.
+#[napi]
+pub fn max_workers() -> u32 {
+    MAX_WORKERS
+}
+
 /// The master: validated settings, then (after `start`) the running Rust supervisor.
 #[napi]
 pub struct Master {
@@ -94,6 +147,7 @@ pub struct Master {
     package: PathBuf,
     inherited: Vec<Inherited>,
     shell: Option<Shell>,
+    control_path: Option<PathBuf>,
 }
 
 /// A listening socket the service manager passed to the master (socket activation).
@@ -112,15 +166,26 @@ pub struct JsInherited {
 
 #[napi]
 impl Master {
-    /// Validate the environment and `options` (camelCase settings as strings).
+    /// Validate the environment and `options` (camelCase settings as strings); `cli` when
+    /// the options came from the command line's flags.
     /// Throws `ERR_INVALID_CONFIG` naming the setting, the value and the accepted forms.
     #[napi(constructor)]
-    pub fn new(options: HashMap<String, String>, package_json: String) -> Result<Self> {
+    pub fn new(
+        options: HashMap<String, String>,
+        package_json: String,
+        cli: Option<bool>,
+    ) -> Result<Self> {
         // vars() would panic (and abort Node) on a non-UTF-8 variable: skip those.
         let env: HashMap<String, String> = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect();
-        let mut config = Config::load(&env, &options, &host::read_host()).map_err(Error::from)?;
+        let caller = if cli == Some(true) {
+            Caller::Cli
+        } else {
+            Caller::Init
+        };
+        let mut config =
+            Config::load_for(caller, &env, &options, &host::read_host()).map_err(Error::from)?;
         let inherited = activation::inherited(&env, std::process::id()).map_err(Error::from)?;
         leave_inherited_socket_alone(&mut config, &inherited);
         Ok(Master {
@@ -128,10 +193,11 @@ impl Master {
             package: PathBuf::from(package_json),
             inherited,
             shell: None,
+            control_path: None,
         })
     }
 
-    /// How many workers the master keeps.
+    /// How many workers the master starts with (`WORKERS`); a scale changes the count later.
     #[napi(getter)]
     pub fn workers(&self) -> u32 {
         self.config.policy.workers
@@ -152,8 +218,14 @@ impl Master {
             .map(|p| p.display().to_string())
     }
 
-    /// Clear the socket path, install signal handlers, start the supervisor. `onCommand`
-    /// receives every command only Node can run.
+    /// The control socket's path, once started with one.
+    #[napi(getter)]
+    pub fn control_socket(&self) -> Option<String> {
+        self.control_path.as_ref().map(|p| p.display().to_string())
+    }
+
+    /// Clear the socket path, open the control socket, install signal handlers, start the
+    /// supervisor. `onCommand` receives every command only Node can run.
     #[napi]
     pub fn start(&mut self, on_command: Function<JsCommand, ()>) -> Result<()> {
         if self.shell.is_some() {
@@ -162,6 +234,11 @@ impl Master {
         if let Some(path) = &self.config.socket_path {
             socket::prepare(path).map_err(Error::from)?;
         }
+        let (control, warnings) = match control::open(&self.config.control).map_err(Error::from)? {
+            Ok(control) => (control, Vec::new()),
+            Err(warning) => (None, vec![warning]),
+        };
+        let control_path = control.as_ref().map(|c| c.bound.path().to_path_buf());
         let tsfn: CommandFn = on_command
             .build_threadsafe_function()
             .weak::<false>()
@@ -170,20 +247,63 @@ impl Master {
         let env = std::env::var_os("DEBUG").map(|v| v.to_string_lossy().into_owned());
         let colors = std::env::var("DEBUG_COLORS").ok();
         let style = Style::from_env(env.as_deref(), colors.as_deref(), stderr_is_tty());
+        let package = PackageWatch::new(Path::new(&self.package));
+        let about = About {
+            version: package.version().unwrap_or("unknown").to_string(),
+            settings: self.config.in_force(),
+            control: control_path.clone(),
+        };
         let setup = Setup {
             supervisor: Supervisor::new(self.config.policy.clone()),
             outbox: Box::new(JsOutbox {
                 tsfn,
                 port: self.config.port_option.clone(),
+                env: self.config.worker_env.iter().cloned().collect(),
             }),
             socket: self.config.socket_path.clone(),
-            package: PackageWatch::new(Path::new(&self.package)),
+            package,
             style,
             notes: self.config.notes.clone(),
             notify: NotifyEnv::read(|k| std::env::var(k).ok(), std::process::id()),
+            control,
+            warnings,
+            about,
         };
         self.shell = Some(Shell::start(setup)?);
+        self.control_path = control_path;
         Ok(())
+    }
+
+    /// The status report as a JSON string (what the control socket's `status` answers).
+    /// Throws `ERR_NOT_RUNNING` before `start` or once the master has exited.
+    #[napi]
+    pub fn status(&self) -> Result<String> {
+        let shell = self.shell.as_ref().ok_or(Error::NotRunning)?;
+        let answer = shell.ask(Request::Status);
+        match answer.get("status") {
+            Some(status) => Ok(status.to_string()),
+            None => Err(Error::NotRunning.into()),
+        }
+    }
+
+    /// Scale to `workers` slots (the JS value as a string). Throws `ERR_INVALID_ARG_VALUE`
+    /// unless it is a whole number from 1 to the maximum.
+    #[napi]
+    pub fn scale(&self, workers: String) -> Result<()> {
+        let count = workers
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_WORKERS).contains(n))
+            .ok_or(Error::InvalidScale(workers))?;
+        self.send(Event::Scale(ScaleTo::Count(count)));
+        Ok(())
+    }
+
+    /// Remove the control socket file now (the process is exiting). Whether it did.
+    #[napi]
+    pub fn close_control(&self) -> bool {
+        self.shell.as_ref().is_some_and(|s| s.close_control())
     }
 
     /// `cluster.fork` returned a worker with this pid.
@@ -363,6 +483,7 @@ fn parse_message(text: &str) -> Option<WorkerMessage> {
 struct JsOutbox {
     tsfn: CommandFn,
     port: Option<String>,
+    env: HashMap<String, String>,
 }
 
 impl Outbox for JsOutbox {
@@ -389,6 +510,7 @@ impl JsOutbox {
                 index: slot,
                 generation,
                 port: self.port.clone(),
+                env: self.env.clone(),
             },
             NodeCommand::Drain { id } => JsCommand::Drain { id },
             NodeCommand::Settle { id } => JsCommand::Settle { id },
@@ -439,6 +561,7 @@ impl From<Notice> for JsNotice {
                 generation,
                 reason: reason.to_string(),
             },
+            Notice::Scaled { workers } => JsNotice::Scale { workers },
             Notice::WorkerReplaced {
                 slot,
                 old_pid,

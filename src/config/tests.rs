@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::{Config, ConfigError, HostFacts};
+use super::{Caller, Config, ConfigError, ControlSocket, HostFacts};
 use crate::core::{ReadyOn, Swap};
 
 const HOST: HostFacts = HostFacts {
@@ -181,13 +181,13 @@ fn new_settings_validate() {
             .drain
     );
     assert!(env(&[("MASTER_PROCESS_DRAIN", "maybe")]).is_err());
-    assert_eq!(
-        env(&[("WORKERS", "4"), ("MASTER_PROCESS_RELOAD_BATCH", "9")])
-            .unwrap()
-            .policy
-            .reload_batch,
-        4
-    );
+    // Kept as given: a scale may add slots later; a reload takes at most the slots there are.
+    let batch = env(&[("WORKERS", "4"), ("MASTER_PROCESS_RELOAD_BATCH", "9")])
+        .unwrap()
+        .policy;
+    assert_eq!(batch.reload_batch, 9);
+    assert_eq!(batch.batch_size(4), 4);
+    assert_eq!(batch.batch_size(12), 9);
     assert!(env(&[("MASTER_PROCESS_RELOAD_BATCH", "0")]).is_err());
     assert_eq!(
         env(&[("MASTER_PROCESS_MAX_CRASHES", "0")])
@@ -195,5 +195,99 @@ fn new_settings_validate() {
             .policy
             .max_crashes,
         0
+    );
+}
+
+fn cli(env: &[(&str, &str)], options: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    Config::load_for(Caller::Cli, &map(env), &map(options), &HOST)
+}
+
+#[test]
+fn the_command_line_names_a_bad_option_by_its_flag() {
+    let e = cli(&[], &[("maxKillTimeout", "soon")]).unwrap_err();
+    assert_eq!(e.name, "--max-kill-timeout");
+    assert!(e
+        .to_string()
+        .starts_with(r#"invalid --max-kill-timeout="soon": expected"#));
+    let e = cli(&[], &[("wrokers", "2")]).unwrap_err();
+    assert_eq!(e.name, "--wrokers");
+}
+
+#[test]
+fn web_concurrency_counts_for_the_command_line_only_and_after_workers() {
+    let web = [("WEB_CONCURRENCY", "3")];
+    assert_eq!(cli(&web, &[]).unwrap().policy.workers, 3);
+    assert_eq!(env(&web).unwrap().policy.workers, 1, "init() as in 4.x");
+    let both = [("WORKERS", "2"), ("WEB_CONCURRENCY", "3")];
+    assert_eq!(cli(&both, &[]).unwrap().policy.workers, 2);
+    assert_eq!(cli(&web, &[("workers", "4")]).unwrap().policy.workers, 4);
+    let e = cli(&[("WEB_CONCURRENCY", "many")], &[]).unwrap_err();
+    assert_eq!(e.name, "WEB_CONCURRENCY");
+}
+
+#[test]
+fn control_socket_is_default_a_path_or_off() {
+    let control = |v| env(&[("MASTER_PROCESS_CONTROL_SOCKET", v)]).map(|c| c.control);
+    assert_eq!(env(&[]).unwrap().control, ControlSocket::Default);
+    assert_eq!(control("OFF").unwrap(), ControlSocket::Off);
+    assert_eq!(
+        control("/run/app/control.sock").unwrap(),
+        ControlSocket::Path("/run/app/control.sock".into())
+    );
+    for bad in ["relative.sock", "/dir/", &format!("/{}", "x".repeat(200))] {
+        let e = control(bad).unwrap_err();
+        assert_eq!(e.name, "MASTER_PROCESS_CONTROL_SOCKET");
+        assert!(e.accepted.contains("absolute path"), "{e}");
+    }
+}
+
+#[test]
+fn workers_do_not_inherit_a_control_socket_path() {
+    let path = env(&[("MASTER_PROCESS_CONTROL_SOCKET", "/tmp/c.sock")]).unwrap();
+    assert_eq!(
+        path.worker_env,
+        [("MASTER_PROCESS_CONTROL_SOCKET".to_string(), String::new())]
+    );
+    let off = env(&[("MASTER_PROCESS_CONTROL_SOCKET", "off")]).unwrap();
+    assert_eq!(off.worker_env, []);
+    assert_eq!(env(&[]).unwrap().worker_env, []);
+}
+
+#[test]
+fn every_setting_has_a_flag_and_help() {
+    let flags: Vec<String> = super::settings().iter().map(|s| s.flag()).collect();
+    assert!(flags.contains(&"--max-memory-allowed-mb".to_string()));
+    assert!(flags.contains(&"--control-socket".to_string()));
+    assert!(super::settings().iter().all(|s| !s.help.is_empty()));
+}
+
+#[test]
+fn settings_in_force_name_every_option_in_forms_init_accepts() {
+    let c = env(&[
+        ("WORKERS", "3"),
+        ("MAX_KILL_TIMEOUT", "2s"),
+        ("PORT", "8080"),
+    ])
+    .unwrap();
+    let json = c.in_force();
+    for s in super::settings() {
+        assert!(json.get(s.option).is_some(), "{} is missing", s.option);
+    }
+    assert_eq!(json["workers"], 3);
+    assert_eq!(json["maxKillTimeout"], 2000);
+    assert_eq!(json["port"], "8080");
+    assert_eq!(json["reloadBatch"], "ALL");
+    assert_eq!(json["controlSocket"], "default");
+    let options: HashMap<String, String> = json
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, v)| !v.is_null() && *k != "controlSocket")
+        .map(|(k, v)| (k.clone(), v.as_str().map_or(v.to_string(), str::to_string)))
+        .collect();
+    let again = Config::load(&HashMap::new(), &options, &HOST).unwrap();
+    assert_eq!(
+        again.policy, c.policy,
+        "fed back as options, the same policy"
     );
 }

@@ -56,6 +56,10 @@ pub enum Notice {
         generation: u32,
         reason: FailReason,
     },
+    /// A scale is over: `workers` slots, each with a worker that is ready (or restarting).
+    Scaled {
+        workers: u32,
+    },
     WorkerReplaced {
         slot: u32,
         old_pid: Option<u32>,

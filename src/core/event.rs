@@ -10,6 +10,21 @@ pub enum Signal {
     Term,
     Int,
     Usr2,
+    /// One slot more (as gunicorn does).
+    Ttin,
+    /// One slot fewer (as gunicorn does).
+    Ttou,
+}
+
+/// The number of slots a scale asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleTo {
+    /// Exactly this many.
+    Count(u32),
+    /// One more than the latest target (SIGTTIN).
+    More,
+    /// One fewer than the latest target (SIGTTOU).
+    Fewer,
 }
 
 /// A message from a worker that means something to the master.
@@ -54,6 +69,15 @@ pub enum Event {
     ReloadRequested,
     /// `handle.stop()`, same as SIGTERM.
     StopRequested,
+    /// The control socket's `stop`, same as SIGTERM.
+    ControlStop,
+    /// Change the number of slots (`handle.scale(n)`, the control socket, SIGTTIN/SIGTTOU).
+    Scale(ScaleTo),
+    /// Pause monitoring if it runs (the control socket's `pause`); workers are not signalled.
+    PauseRequested,
+    /// Resume monitoring if it is paused (the control socket's `resume`); workers are not
+    /// signalled.
+    ResumeRequested,
     Forked {
         id: WorkerId,
         pid: u32,

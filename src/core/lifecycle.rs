@@ -2,16 +2,21 @@
 //! while stopping, or an exit before a start, cannot be written down.
 
 use super::reload::Reload;
+use super::scale::Scaling;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Lifecycle {
     /// Before `Event::Start`.
     Idle,
-    /// Serving; a reload may run, and one more may be queued behind it. `announced` once
-    /// every slot of the first generation was ready and the service manager was told.
+    /// Serving; a reload may run, and one more may be queued behind it; a scale may run,
+    /// and the latest target asked for meanwhile waits behind it (or behind the reload).
+    /// `announced` once every slot of the first generation was ready and the service
+    /// manager was told.
     Running {
         reload: Option<Reload>,
         queued: bool,
+        scale: Option<Scaling>,
+        scale_to: Option<u32>,
         announced: bool,
     },
     /// Retiring every worker; the master exits with `code` once none is left.
@@ -21,6 +26,17 @@ pub(super) enum Lifecycle {
 }
 
 impl Lifecycle {
+    /// Running, with nothing in progress.
+    pub(super) fn running() -> Self {
+        Lifecycle::Running {
+            reload: None,
+            queued: false,
+            scale: None,
+            scale_to: None,
+            announced: false,
+        }
+    }
+
     pub(super) fn is_running(&self) -> bool {
         matches!(self, Lifecycle::Running { .. })
     }
@@ -80,6 +96,35 @@ impl Lifecycle {
     pub(super) fn set_queued(&mut self, value: bool) {
         if let Lifecycle::Running { queued, .. } = self {
             *queued = value;
+        }
+    }
+}
+
+impl Lifecycle {
+    pub(super) fn scale(&self) -> Option<&Scaling> {
+        match self {
+            Lifecycle::Running { scale, .. } => scale.as_ref(),
+            _ => None,
+        }
+    }
+
+    pub(super) fn set_scale(&mut self, new: Option<Scaling>) {
+        if let Lifecycle::Running { scale, .. } = self {
+            *scale = new;
+        }
+    }
+
+    /// The target waiting for the reload or scale in progress.
+    pub(super) fn scale_to(&self) -> Option<u32> {
+        match self {
+            Lifecycle::Running { scale_to, .. } => *scale_to,
+            _ => None,
+        }
+    }
+
+    pub(super) fn set_scale_to(&mut self, target: Option<u32>) {
+        if let Lifecycle::Running { scale_to, .. } = self {
+            *scale_to = target;
         }
     }
 }

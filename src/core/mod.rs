@@ -11,6 +11,7 @@ mod reason;
 mod reload;
 mod restart;
 mod retire;
+mod scale;
 mod service;
 mod shutdown;
 mod slot;
@@ -23,9 +24,9 @@ use std::time::Instant;
 pub use command::{
     Command, NodeCommand, Notice, ServiceState, WorkerNote, WorkerSignal, WorkerTag,
 };
-pub use event::{Event, Reading, Sample, SampleResult, Signal, WorkerId, WorkerMessage};
-pub use policy::{Limits, Policy, ReadyOn, Swap, PACED_CRASHES};
-pub use reason::{ExitStatus, FailReason, PauseCause, ReplaceReason, StopReason};
+pub use event::{Event, Reading, Sample, SampleResult, ScaleTo, Signal, WorkerId, WorkerMessage};
+pub use policy::{Limits, Policy, ReadyOn, Swap, MAX_WORKERS, PACED_CRASHES};
+pub use reason::{ExitStatus, FailReason, PauseCause, ReplaceReason, ScaleRefused, StopReason};
 pub use slot::Slot;
 pub use trace::{Level, OverLimits, Trace};
 pub use worker::{Phase, Purpose, RetireStage, Worker, EXIT_GRACE};
@@ -42,7 +43,11 @@ pub const EXIT_PACKAGE_CHANGED: i32 = 1;
 pub struct Supervisor {
     policy: Policy,
     workers: BTreeMap<WorkerId, Worker>,
+    /// Every slot, the ones a scale down is emptying (past `slot_count`) included.
     slots: Vec<Slot>,
+    /// The slots the master keeps now: `Policy::workers` at start, then what scales made it.
+    slot_count: u32,
+    started_at: Option<Instant>,
     next_id: WorkerId,
     reload_index: u32,
     life: Lifecycle,
@@ -56,15 +61,17 @@ impl Supervisor {
     pub fn new(policy: Policy) -> Self {
         let slots = (0..policy.workers).map(|_| Slot::default()).collect();
         Supervisor {
-            policy,
             workers: BTreeMap::new(),
             slots,
+            slot_count: policy.workers,
+            started_at: None,
             next_id: 1,
             reload_index: 0,
             life: Lifecycle::Idle,
             paused: false,
             next_sample: None,
             out: Vec::new(),
+            policy,
         }
     }
 
@@ -73,6 +80,7 @@ impl Supervisor {
         if self.life != Lifecycle::Exited {
             self.on_event(now, event);
             self.on_timers(now);
+            self.settle_scale(now);
             self.run_queued_reload(now);
             self.check_first_ready();
             self.check_stopped();
@@ -120,9 +128,49 @@ impl Supervisor {
         &self.policy
     }
 
-    /// The `WORKER_INDEX` positions, by index.
+    /// The `WORKER_INDEX` positions, by index: the `slot_count()` kept, then any that a
+    /// scale down is still emptying.
     pub fn slots(&self) -> &[Slot] {
         &self.slots
+    }
+
+    /// How many slots the master keeps now (`WORKERS` until a scale changes it).
+    pub fn slot_count(&self) -> u32 {
+        self.slot_count
+    }
+
+    /// The generation of the reload in progress, if one is.
+    pub fn reloading(&self) -> Option<u32> {
+        self.life.reload().map(|r| r.generation())
+    }
+
+    /// The generation whose outcome (`ReloadDone` or `ReloadFailed`) answers a reload asked
+    /// for just now: the queued one if a reload waits, else the one in progress.
+    pub fn awaited_reload(&self) -> Option<u32> {
+        if self.life.is_queued() {
+            Some(self.reload_index + 1)
+        } else {
+            self.reloading()
+        }
+    }
+
+    /// Whether a scale is in progress or waits (`Scaled` will follow).
+    pub fn is_scaling(&self) -> bool {
+        self.scaling() || self.life.scale_to().is_some()
+    }
+
+    /// The count the scales in progress or waiting lead to, if any.
+    pub fn scaling_to(&self) -> Option<u32> {
+        self.life
+            .scale_to()
+            .or_else(|| self.scaling().then_some(self.slot_count))
+    }
+
+    /// How long since `Event::Start`.
+    pub fn uptime(&self, now: Instant) -> std::time::Duration {
+        self.started_at.map_or(std::time::Duration::ZERO, |at| {
+            now.saturating_duration_since(at)
+        })
     }
 
     /// Whether `Event::Start` has been handled.
@@ -146,6 +194,10 @@ impl Supervisor {
             Event::Signal(signal) => self.on_signal(now, signal),
             Event::ReloadRequested => self.request_reload(now),
             Event::StopRequested => self.request_stop(now, 0, StopReason::Requested),
+            Event::ControlStop => self.request_stop(now, 0, StopReason::ControlSocket),
+            Event::Scale(to) => self.request_scale(now, to),
+            Event::PauseRequested => self.request_pause(true),
+            Event::ResumeRequested => self.request_pause(false),
             Event::Forked { id, pid } => self.on_forked(now, id, pid),
             Event::Listening { id, socket } => self.on_listening(now, id, socket),
             Event::Message { id, message } => self.on_message(now, id, message),
@@ -174,11 +226,8 @@ impl Supervisor {
         if self.life != Lifecycle::Idle {
             return;
         }
-        self.life = Lifecycle::Running {
-            reload: None,
-            queued: false,
-            announced: false,
-        };
+        self.life = Lifecycle::running();
+        self.started_at = Some(now);
         let workers = self.policy.workers;
         self.trace(None, Trace::Starting { workers });
         for slot in 0..self.policy.workers {
@@ -192,7 +241,9 @@ impl Supervisor {
         match signal {
             Signal::Hup => self.request_reload(now),
             Signal::Term | Signal::Int => self.request_stop(now, 0, StopReason::Signal(signal)),
-            Signal::Usr2 => self.toggle_pause(),
+            Signal::Usr2 => self.toggle_pause(PauseCause::Usr2),
+            Signal::Ttin => self.request_scale(now, ScaleTo::More),
+            Signal::Ttou => self.request_scale(now, ScaleTo::Fewer),
         }
     }
 
@@ -215,6 +266,7 @@ impl Supervisor {
             ready_by,
             streaks: Default::default(),
             liveness: Default::default(),
+            last_reading: None,
         };
         let tag = worker.tag();
         self.workers.insert(id, worker);

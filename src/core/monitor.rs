@@ -11,9 +11,10 @@ use super::worker::{Purpose, Worker};
 use super::Supervisor;
 
 impl Supervisor {
-    pub(super) fn toggle_pause(&mut self) {
+    /// SIGUSR2: pause or resume, and forward the signal to every worker.
+    pub(super) fn toggle_pause(&mut self, cause: PauseCause) {
         let paused = !self.paused;
-        self.set_paused(paused, PauseCause::Usr2);
+        self.set_paused(paused, cause);
         let targets: Vec<(WorkerId, u32)> = self
             .workers
             .values()
@@ -25,6 +26,14 @@ impl Supervisor {
                 pid,
                 signal: WorkerSignal::Usr2,
             });
+        }
+    }
+
+    /// Pause (or resume) monitoring, as SIGUSR2 does, but without signalling workers: an
+    /// app without a SIGUSR2 handler would die of it. Nothing if it is so already.
+    pub(super) fn request_pause(&mut self, paused: bool) {
+        if self.paused != paused {
+            self.set_paused(paused, PauseCause::Request);
         }
     }
 
@@ -102,6 +111,7 @@ impl Supervisor {
         let Some(worker) = self.workers.get_mut(&id) else {
             return;
         };
+        worker.last_reading = Some(reading);
         let over_mem = reading.rss_bytes > limits.max_memory_bytes;
         let over_cpu = reading.cpu_percent > limits.max_cpu_percent;
         let s = &mut worker.streaks;

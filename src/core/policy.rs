@@ -21,6 +21,9 @@ pub enum Swap {
     Batch,
 }
 
+/// The most slots a master keeps (`WORKERS`, and any scale).
+pub const MAX_WORKERS: u32 = 1024;
+
 /// Fast crashes in a row restarted at the plain 4.x pace (`WORKER_THROTTLE` minus the
 /// worker's life) before the back-off starts doubling.
 pub const PACED_CRASHES: u32 = 3;
@@ -39,13 +42,15 @@ pub struct Limits {
 /// Everything the core needs to know about the user's settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
+    /// The slots at start (`WORKERS`); a scale changes the core's count, not this.
     pub workers: u32,
     pub kill_timeout: Duration,
     pub throttle: Duration,
     pub max_throttle: Duration,
     /// Fast crashes in a row in one slot before the master gives up; 0 never gives up.
     pub max_crashes: u32,
-    /// Slots replaced at once during a reload; 0 means all of them.
+    /// Slots replaced at once during a reload; 0 means all of them (at most the slots there
+    /// are when the reload starts).
     pub reload_batch: u32,
     /// Whether a reload swaps slot by slot or batch by batch.
     pub swap: Swap,
@@ -74,11 +79,11 @@ impl Policy {
         grown.min(self.max_throttle.max(self.throttle))
     }
 
-    /// How many slots one reload batch replaces.
-    pub fn batch_size(&self) -> u32 {
+    /// How many of `slots` slots one reload batch replaces.
+    pub fn batch_size(&self, slots: u32) -> u32 {
         match self.reload_batch {
-            0 => self.workers,
-            n => n.min(self.workers),
+            0 => slots,
+            n => n.min(slots),
         }
     }
 }

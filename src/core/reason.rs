@@ -30,6 +30,8 @@ pub enum StopReason {
     Signal(Signal),
     /// `handle.stop()`.
     Requested,
+    /// The control socket's `stop`.
+    ControlSocket,
     /// master-process on disk is now `version`.
     PackageChanged {
         version: String,
@@ -57,4 +59,19 @@ pub enum ReplaceReason {
 pub enum PauseCause {
     Usr2,
     Worker,
+    /// The control socket's `pause` or `resume`.
+    Request,
+}
+
+/// Why a scale is not carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleRefused {
+    /// A count outside 1..=`MAX_WORKERS`.
+    OutOfRange { requested: u32 },
+    /// One more was asked at `MAX_WORKERS` already.
+    AtMaximum,
+    /// One fewer was asked at 1 already.
+    AtMinimum,
+    /// The master is not running (not started yet, or stopping).
+    NotRunning,
 }

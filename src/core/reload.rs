@@ -27,6 +27,13 @@ pub struct Reload {
     batch: Vec<WorkerId>,
 }
 
+impl Reload {
+    /// Its `RELOAD_INDEX`.
+    pub(super) fn generation(&self) -> u32 {
+        self.generation
+    }
+}
+
 impl Supervisor {
     pub(super) fn request_reload(&mut self, now: Instant) {
         if !self.life.is_running() {
@@ -42,10 +49,11 @@ impl Supervisor {
         self.start_reload(now);
     }
 
-    /// No reload runs, no worker is still retiring and no replacement is under way, so a
-    /// reload keeps within 2 x WORKERS.
+    /// No reload or scale runs, no worker is still retiring and no replacement is under
+    /// way, so a reload keeps within 2 x the slots there are.
     fn can_start_reload(&self) -> bool {
         self.life.reload().is_none()
+            && !self.scaling()
             && !self.workers.values().any(|w| w.is_retiring())
             && self.slots.iter().all(|s| s.incoming.is_none())
     }
@@ -55,7 +63,7 @@ impl Supervisor {
         let generation = self.reload_index;
         self.trace(None, Trace::ReloadStarts { generation });
         self.tell_service(ServiceState::Reloading);
-        let pending = (0..self.policy.workers).collect();
+        let pending = (0..self.slot_count).collect();
         self.life.set_reload(Reload {
             generation,
             pending,
@@ -65,7 +73,7 @@ impl Supervisor {
     }
 
     fn start_batch(&mut self, now: Instant) {
-        let size = self.policy.batch_size() as usize;
+        let size = self.policy.batch_size(self.slot_count) as usize;
         let Some(reload) = self.life.reload_mut() else {
             return;
         };

@@ -77,7 +77,8 @@ impl Supervisor {
     }
 
     fn schedule_restart(&mut self, now: Instant, slot: u32, delay: std::time::Duration) {
-        if !self.life.is_running() {
+        // A slot a scale down took away is never restarted.
+        if !self.life.is_running() || slot >= self.slot_count {
             return;
         }
         if delay.is_zero() {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::event::WorkerId;
-use super::reason::{ExitStatus, FailReason, PauseCause, ReplaceReason, StopReason};
+use super::reason::{ExitStatus, FailReason, PauseCause, ReplaceReason, ScaleRefused, StopReason};
 use super::worker::RetireStage;
 
 /// How loud a trace is.
@@ -68,6 +68,25 @@ pub enum Trace {
     RestartIn {
         slot: u32,
         delay: Duration,
+    },
+    ScaleStarts {
+        from: u32,
+        to: u32,
+    },
+    /// A scale must wait for the reload or scale in progress; `to` is the latest target.
+    ScaleQueued {
+        to: u32,
+    },
+    ScaleDone {
+        from: u32,
+        workers: u32,
+    },
+    ScaleRefused {
+        reason: ScaleRefused,
+    },
+    /// A slot taken away by a scale down is empty and gone.
+    SlotRemoved {
+        slot: u32,
     },
     Retiring {
         slot: u32,

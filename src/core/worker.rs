@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::command::WorkerTag;
-use super::event::WorkerId;
+use super::event::{Reading, WorkerId};
 use super::liveness::Liveness;
 use super::reason::ReplaceReason;
 
@@ -90,6 +90,8 @@ pub struct Worker {
     pub ready_by: Option<Instant>,
     pub streaks: Streaks,
     pub liveness: Liveness,
+    /// Its latest sample (CPU and RSS), once monitoring has read it.
+    pub last_reading: Option<Reading>,
 }
 
 impl Worker {
@@ -109,6 +111,7 @@ impl Worker {
         self.phase == Phase::Ready
     }
 
+    /// How long since it was forked (since its fork was confirmed, once it was).
     pub fn uptime(&self, now: Instant) -> Duration {
         now.saturating_duration_since(self.started_at)
     }

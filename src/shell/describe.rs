@@ -4,8 +4,8 @@
 use std::fmt;
 
 use crate::core::{
-    ExitStatus, FailReason, PauseCause, ReplaceReason, Signal, StopReason, Trace, WorkerNote,
-    EXIT_CRASH_LOOP,
+    ExitStatus, FailReason, PauseCause, ReplaceReason, ScaleRefused, Signal, StopReason, Trace,
+    WorkerNote, EXIT_CRASH_LOOP, MAX_WORKERS,
 };
 
 struct Pid(Option<u32>);
@@ -49,6 +49,7 @@ impl fmt::Display for StopReason {
         match self {
             StopReason::Signal(signal) => f.write_str(signal_name(*signal)),
             StopReason::Requested => f.write_str("stop() was called"),
+            StopReason::ControlSocket => f.write_str("stop was asked on the control socket"),
             StopReason::PackageChanged { version } => {
                 write!(f, "master-process on disk changed to version {version}")
             }
@@ -71,12 +72,33 @@ impl fmt::Display for ReplaceReason {
     }
 }
 
-fn signal_name(signal: Signal) -> &'static str {
+impl fmt::Display for ScaleRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScaleRefused::OutOfRange { requested } => write!(
+                f,
+                "cannot scale to {requested} workers: expected a whole number from 1 to {MAX_WORKERS}"
+            ),
+            ScaleRefused::AtMaximum => {
+                write!(f, "cannot add a worker: already at the maximum of {MAX_WORKERS}")
+            }
+            ScaleRefused::AtMinimum => {
+                f.write_str("cannot remove a worker: already at the minimum of 1")
+            }
+            ScaleRefused::NotRunning => f.write_str("cannot scale: the master is not running"),
+        }
+    }
+}
+
+/// The name of a signal the master handles, such as `SIGHUP`.
+pub fn signal_name(signal: Signal) -> &'static str {
     match signal {
         Signal::Hup => "SIGHUP",
         Signal::Term => "SIGTERM",
         Signal::Int => "SIGINT",
         Signal::Usr2 => "SIGUSR2",
+        Signal::Ttin => "SIGTTIN",
+        Signal::Ttou => "SIGTTOU",
     }
 }
 
@@ -98,6 +120,7 @@ impl fmt::Display for Trace {
                 let cause = match cause {
                     PauseCause::Usr2 => "SIGUSR2",
                     PauseCause::Worker => "a worker asked",
+                    PauseCause::Request => "asked on the control socket",
                 };
                 write!(f, "monitoring {state} ({cause})")
             }
@@ -129,6 +152,13 @@ impl fmt::Display for Trace {
             RestartIn { slot, delay } => {
                 write!(f, "restarting worker {slot} in {} ms", delay.as_millis())
             }
+            ScaleStarts { from, to } => write!(f, "scaling from {from} to {to} worker(s)"),
+            ScaleQueued { to } => write!(f, "scale to {to} worker(s) waits for the one in progress"),
+            ScaleDone { from, workers } => {
+                write!(f, "scaled from {from} to {workers} worker(s)")
+            }
+            ScaleRefused { reason } => write!(f, "{reason}"),
+            SlotRemoved { slot } => write!(f, "slot {slot} is empty and removed"),
             Retiring { slot } => write!(f, "retiring worker {slot}"),
             Drained => f.write_str("drained: settling"),
             Settled => f.write_str("settled: terminating"),

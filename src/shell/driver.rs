@@ -4,13 +4,15 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use nix::sys::signal::Signal as NixSignal;
+use serde_json::{json, Value};
 use tracing_subscriber::layer::SubscriberExt;
 
+use super::control::{error_answer, BoundControl, Request};
 use super::handles::ProcessHandles;
 use super::log::{DebugLayer, Style};
 use super::notify::NotifyEnv;
@@ -18,8 +20,11 @@ use super::package::PackageWatch;
 use super::sampler::Sampler;
 use super::service::ServiceLink;
 use super::socket;
+use super::status::{self, About};
+use super::Input;
 use crate::core::{
-    Command, Event, Level, NodeCommand, Supervisor, Trace, WorkerId, WorkerSignal, WorkerTag,
+    Command, Event, Level, NodeCommand, Notice, ScaleTo, Supervisor, Trace, WorkerId, WorkerSignal,
+    WorkerTag,
 };
 
 /// Where commands only Node can run go (fork, drain, settle, send, notify, exit).
@@ -38,64 +43,152 @@ pub struct Driver {
     pub package: PackageWatch,
     pub style: Style,
     pub notes: Vec<String>,
+    pub warnings: Vec<String>,
     pub handles: Arc<ProcessHandles>,
+    /// The control socket, removed just before the master exits.
+    pub control: Arc<Mutex<Option<BoundControl>>>,
+    pub about: About,
+    pub waiting: Waiting,
     /// What the service manager asked for (`NOTIFY_SOCKET`, `WATCHDOG_USEC`).
     pub notify: NotifyEnv,
     /// How many pings Node's event loop has answered.
     pub pongs: Arc<AtomicU64>,
+    /// The link to the service manager, opened by `run` (leave it `None`).
+    pub service: Option<ServiceLink>,
+}
+
+/// Requests whose answer is an outcome still to come.
+#[derive(Default)]
+pub struct Waiting {
+    /// Answered by the outcome of this generation's reload (or a later one's).
+    reloads: Vec<(u32, Sender<Value>)>,
+    /// Answered when no scale is in progress or waiting any more.
+    scales: Vec<Sender<Value>>,
 }
 
 impl Driver {
     /// Run until the core exits or every sender is gone.
-    pub fn run(self, rx: Receiver<Event>) {
+    pub fn run(mut self, rx: Receiver<Input>) {
         let subscriber = tracing_subscriber::registry().with(DebugLayer::new(self.style));
         tracing::subscriber::with_default(subscriber, || {
-            for note in &self.notes {
+            for note in std::mem::take(&mut self.notes) {
                 tracing::debug!("{note}");
             }
-            let service = ServiceLink::new(&self.notify, self.pongs.clone(), Instant::now());
-            let mut running = Running {
-                driver: self,
-                service,
-            };
-            while let Some(event) = running.next_event(&rx) {
-                running.feed(event);
-                if running.driver.core.has_exited() {
+            for warning in std::mem::take(&mut self.warnings) {
+                tracing::error!("{warning}");
+            }
+            self.service = ServiceLink::new(&self.notify, self.pongs.clone(), Instant::now());
+            while let Some(input) = self.next_input(&rx) {
+                match input {
+                    Input::Event(event) => self.feed(event),
+                    Input::Ask(request, reply) => self.answer(request, reply),
+                }
+                if self.core.has_exited() {
                     break;
                 }
             }
         });
     }
-}
 
-/// The driver at work, with what it opened at start.
-struct Running {
-    driver: Driver,
-    service: Option<ServiceLink>,
-}
-
-impl Running {
-    fn next_event(&mut self, rx: &Receiver<Event>) -> Option<Event> {
+    fn next_input(&mut self, rx: &Receiver<Input>) -> Option<Input> {
         let watchdog = self.service.as_ref().and_then(|s| s.deadline());
-        let Some(deadline) = self
-            .driver
-            .core
-            .poll_timeout()
-            .into_iter()
-            .chain(watchdog)
-            .min()
-        else {
+        let Some(deadline) = self.core.poll_timeout().into_iter().chain(watchdog).min() else {
             return rx.recv().ok();
         };
         match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(event) => Some(event),
+            Ok(input) => Some(input),
             Err(RecvTimeoutError::Timeout) => {
                 if let Some(service) = self.service.as_mut() {
-                    service.tick(Instant::now(), self.driver.outbox.as_ref());
+                    service.tick(Instant::now(), self.outbox.as_ref());
                 }
-                Some(Event::Tick)
+                Some(Event::Tick.into())
             }
             Err(RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// Carry out a control request: answer now, or once the outcome it waits for is known.
+    fn answer(&mut self, request: Request, reply: Sender<Value>) {
+        let answer = match request {
+            Request::Status => {
+                let report = status::report(&self.core, &self.about, Instant::now());
+                json!({ "ok": true, "status": report })
+            }
+            Request::Reload => {
+                self.feed(Event::ReloadRequested);
+                match self.core.awaited_reload() {
+                    Some(generation) => {
+                        return self.waiting.reloads.push((generation, reply));
+                    }
+                    None => error_answer("cannot reload: the master is stopping"),
+                }
+            }
+            Request::Stop => {
+                self.feed(Event::ControlStop);
+                json!({ "ok": true, "stopping": true })
+            }
+            Request::Pause | Request::Resume => {
+                let pause = request == Request::Pause;
+                self.feed(if pause {
+                    Event::PauseRequested
+                } else {
+                    Event::ResumeRequested
+                });
+                json!({ "ok": true, "paused": self.core.is_paused() })
+            }
+            Request::Scale(count) => {
+                if let Err(refused) = self.core.scale_target(ScaleTo::Count(count)) {
+                    error_answer(refused)
+                } else {
+                    self.feed(Event::Scale(ScaleTo::Count(count)));
+                    if self.core.is_scaling() {
+                        return self.waiting.scales.push(reply);
+                    }
+                    json!({ "ok": true, "workers": self.core.slot_count() })
+                }
+            }
+        };
+        let _ = reply.send(answer);
+    }
+
+    /// Answer the requests that `notice` settles.
+    fn settle(&mut self, notice: &Notice) {
+        let waiting = &mut self.waiting;
+        match notice {
+            Notice::ReloadDone { generation } => {
+                let answer = json!({
+                    "ok": true,
+                    "reload": { "generation": generation, "outcome": "done" },
+                });
+                answer_reloads(&mut waiting.reloads, *generation, &answer);
+            }
+            Notice::ReloadFailed { generation, reason } => {
+                let answer = json!({
+                    "ok": false,
+                    "error": format!("reload {generation} failed and was rolled back: {reason}"),
+                    "reload": {
+                        "generation": generation,
+                        "outcome": "rolled back",
+                        "reason": reason.to_string(),
+                    },
+                });
+                answer_reloads(&mut waiting.reloads, *generation, &answer);
+            }
+            Notice::Scaled { workers } if !self.core.is_scaling() => {
+                let answer = json!({ "ok": true, "workers": workers });
+                for reply in waiting.scales.drain(..) {
+                    let _ = reply.send(answer.clone());
+                }
+            }
+            Notice::Stopping { reason, .. } => {
+                let answer = error_answer(format!("the master is stopping ({reason})"));
+                let scales = waiting.scales.drain(..);
+                let reloads = waiting.reloads.drain(..).map(|(_, reply)| reply);
+                for reply in scales.chain(reloads) {
+                    let _ = reply.send(answer.clone());
+                }
+            }
+            _ => {}
         }
     }
 
@@ -104,32 +197,29 @@ impl Running {
         let mut queue = VecDeque::from([event]);
         while let Some(event) = queue.pop_front() {
             if let Event::Exited { id, .. } | Event::Probed { id, exited: true } = &event {
-                self.driver.handles.forget(*id);
+                self.handles.forget(*id);
             }
-            for command in self.driver.core.handle(Instant::now(), event) {
+            for command in self.core.handle(Instant::now(), event) {
                 queue.extend(self.run_command(command));
             }
         }
         if let Some(service) = self.service.as_mut() {
-            service.refresh_status(&self.driver.core);
+            service.refresh_status(&self.core);
         }
     }
 
     fn run_command(&mut self, command: Command) -> Option<Event> {
         match command {
             Command::Node(node) => return self.run_node(node),
-            Command::Signal { id, pid, signal } => {
-                signal_worker(&self.driver.handles, id, pid, signal)
-            }
+            Command::Signal { id, pid, signal } => signal_worker(&self.handles, id, pid, signal),
             Command::Probe { id, pid } => {
-                let exited = self.driver.handles.has_exited(id, pid);
+                let exited = self.handles.has_exited(id, pid);
                 return Some(Event::Probed { id, exited });
             }
             Command::Sample { targets } => {
-                let handles = &self.driver.handles;
+                let handles = &self.handles;
                 let has_exited = |id, pid| handles.has_exited(id, pid);
                 return self
-                    .driver
                     .sampler
                     .sample(&targets, has_exited)
                     .map(Event::Samples);
@@ -138,7 +228,7 @@ impl Running {
             Command::RemoveSocket => self.remove_socket(),
             Command::Service(state) => {
                 if let Some(service) = self.service.as_mut() {
-                    service.tell(state, &self.driver.core);
+                    service.tell(state, &self.core);
                 }
             }
             Command::Trace { worker, trace } => write_trace(worker, &trace),
@@ -146,22 +236,34 @@ impl Running {
         None
     }
 
-    /// Hand a command to Node; a fork first checks that master-process did not change.
+    /// Hand a command to Node; a fork first checks that master-process did not change, and
+    /// the control socket goes before the exit.
     fn run_node(&mut self, command: NodeCommand) -> Option<Event> {
-        if let NodeCommand::Fork { id, .. } = command {
-            if let Some(version) = self.driver.package.changed() {
-                return Some(Event::PackageChanged { id, version });
+        match &command {
+            NodeCommand::Fork { id, .. } => {
+                if let Some(version) = self.package.changed() {
+                    return Some(Event::PackageChanged { id: *id, version });
+                }
             }
+            NodeCommand::Notify(notice) => self.settle(notice),
+            NodeCommand::Exit { .. } => self.close_control(),
+            _ => {}
         }
         if let Some(service) = self.service.as_mut() {
             service.observe(&command);
         }
-        self.driver.outbox.send(command);
+        self.outbox.send(command);
         None
     }
 
+    fn close_control(&self) {
+        if super::close_control(&self.control) {
+            tracing::debug!("control socket removed");
+        }
+    }
+
     fn chmod_socket(&self) {
-        let Some(path) = self.driver.socket.as_deref() else {
+        let Some(path) = self.socket.as_deref() else {
             return;
         };
         match socket::chmod(path) {
@@ -172,7 +274,7 @@ impl Running {
     }
 
     fn remove_socket(&self) {
-        let Some(path) = self.driver.socket.as_deref() else {
+        let Some(path) = self.socket.as_deref() else {
             return;
         };
         match socket::remove(path) {
@@ -181,6 +283,17 @@ impl Running {
             Err(e) => tracing::error!("could not remove {}: {e}", path.display()),
         }
     }
+}
+
+/// Answer the reload requests that the outcome of `generation` settles.
+fn answer_reloads(reloads: &mut Vec<(u32, Sender<Value>)>, generation: u32, answer: &Value) {
+    reloads.retain(|(awaited, reply)| {
+        if *awaited > generation {
+            return true;
+        }
+        let _ = reply.send(answer.clone());
+        false
+    });
 }
 
 fn signal_worker(handles: &ProcessHandles, id: WorkerId, pid: u32, signal: WorkerSignal) {

@@ -1,7 +1,8 @@
-//! The imperative shell around the core: driver thread, signals, sampler, socket file,
-//! log, and the package version watch.
+//! The imperative shell around the core: driver thread, signals, control socket, sampler,
+//! socket file, log, and the package version watch.
 
 pub mod activation;
+pub mod control;
 pub mod describe;
 pub mod driver;
 pub mod handles;
@@ -13,20 +14,47 @@ pub mod sampler;
 pub mod service;
 pub mod signals;
 pub mod socket;
+pub mod status;
 
+use std::os::unix::net::UnixListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::core::{Event, Supervisor, WorkerId};
 use crate::error::Error;
+use control::{BoundControl, Request};
 use driver::{Driver, Outbox};
 use signals::SignalThread;
 
+/// What reaches the driver thread: an event for the core, or a request to answer (on the
+/// sender given with it, as one JSON value).
+pub enum Input {
+    /// For the core.
+    Event(Event),
+    /// A control request and where its answer goes.
+    Ask(Request, Sender<serde_json::Value>),
+}
+
+impl From<Event> for Input {
+    fn from(event: Event) -> Self {
+        Input::Event(event)
+    }
+}
+
+/// The control socket, bound and not yet served.
+pub struct Control {
+    /// The socket file, to remove at exit.
+    pub bound: BoundControl,
+    /// The listening socket, for the accept thread.
+    pub listener: UnixListener,
+}
+
 /// A running master: the driver thread, the signal thread, and the way in for events.
 pub struct Shell {
-    tx: Sender<Event>,
+    tx: Sender<Input>,
+    control: Arc<Mutex<Option<BoundControl>>>,
     signals: SignalThread,
     handles: Arc<handles::ProcessHandles>,
     pongs: Arc<AtomicU64>,
@@ -42,15 +70,39 @@ pub struct Setup {
     pub style: log::Style,
     pub notes: Vec<String>,
     pub notify: notify::NotifyEnv,
+    /// The control socket, if there is one.
+    pub control: Option<Control>,
+    /// Errors to log once the log is set up (the master goes on).
+    pub warnings: Vec<String>,
+    /// What a status report says about the master besides the core's state.
+    pub about: status::About,
 }
 
 impl Shell {
     /// Install the signal handlers, start the driver and send it `Event::Start`.
     pub fn start(setup: Setup) -> Result<Shell, Error> {
         let (tx, rx) = channel();
-        let signals = SignalThread::spawn(tx.clone()).map_err(Error::Signals)?;
+        let signals = match SignalThread::spawn(tx.clone()) {
+            Ok(signals) => signals,
+            Err(e) => {
+                if let Some(control) = &setup.control {
+                    control.bound.remove();
+                }
+                return Err(Error::Signals(e));
+            }
+        };
         let handles = Arc::new(handles::ProcessHandles::default());
         let pongs = Arc::new(AtomicU64::new(0));
+        let control = Arc::new(Mutex::new(None));
+        if let Some(Control { bound, listener }) = setup.control {
+            if let Ok(mut slot) = control.lock() {
+                *slot = Some(bound);
+            }
+            if let Err(e) = control::serve(listener, tx.clone()) {
+                close_control(&control);
+                return Err(Error::Thread(e));
+            }
+        }
         let driver = Driver {
             core: setup.supervisor,
             outbox: setup.outbox,
@@ -59,17 +111,29 @@ impl Shell {
             package: setup.package,
             style: setup.style,
             notes: setup.notes,
+            warnings: setup.warnings,
             handles: handles.clone(),
             notify: setup.notify,
             pongs: pongs.clone(),
+            control: control.clone(),
+            about: setup.about,
+            waiting: Default::default(),
+            service: None,
         };
         let thread = std::thread::Builder::new()
             .name("master-process-driver".into())
-            .spawn(move || driver.run(rx))
-            .map_err(Error::Thread)?;
-        let _ = tx.send(Event::Start);
+            .spawn(move || driver.run(rx));
+        let thread = match thread {
+            Ok(thread) => thread,
+            Err(e) => {
+                close_control(&control);
+                return Err(Error::Thread(e));
+            }
+        };
+        let _ = tx.send(Event::Start.into());
         Ok(Shell {
             tx,
+            control,
             signals,
             handles,
             pongs,
@@ -84,7 +148,17 @@ impl Shell {
 
     /// Pass an event to the driver (a closed driver means the master is exiting: ignored).
     pub fn send(&self, event: Event) {
-        let _ = self.tx.send(event);
+        let _ = self.tx.send(event.into());
+    }
+
+    /// Ask the driver what a control socket client would, and wait for the answer.
+    pub fn ask(&self, request: Request) -> serde_json::Value {
+        control::ask(&self.tx, request)
+    }
+
+    /// Remove the control socket file now (the process is exiting). Whether it did.
+    pub fn close_control(&self) -> bool {
+        close_control(&self.control)
     }
 
     /// A worker was just forked (call on Node's main thread): take a handle on its process.
@@ -101,4 +175,10 @@ impl Shell {
     pub fn rearm(&self, number: i32) -> bool {
         self.signals.rearm(number)
     }
+}
+
+/// Remove the control socket file, once. Whether it did.
+pub fn close_control(control: &Mutex<Option<BoundControl>>) -> bool {
+    let bound = control.lock().ok().and_then(|mut slot| slot.take());
+    bound.is_some_and(|b| b.remove())
 }

@@ -19,6 +19,11 @@ impl PackageWatch {
         }
     }
 
+    /// The version read at start, if it could be read.
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+
     /// The new version when it differs from the one at start (an unreadable file is no change).
     pub fn changed(&self) -> Option<String> {
         let now = read_version(&self.path)?;

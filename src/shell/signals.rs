@@ -18,22 +18,28 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR2};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGTTIN, SIGTTOU, SIGUSR2};
 use signal_hook::SigId;
 
+use super::Input;
 use crate::core::{Event, Signal};
 
+/// How many signals are handled.
+const COUNT: usize = 6;
+
 /// The handled signals, by name and number.
-pub const HANDLED: [(&str, i32); 4] = [
+pub const HANDLED: [(&str, i32); COUNT] = [
     ("SIGHUP", SIGHUP),
     ("SIGTERM", SIGTERM),
     ("SIGINT", SIGINT),
     ("SIGUSR2", SIGUSR2),
+    ("SIGTTIN", SIGTTIN),
+    ("SIGTTOU", SIGTTOU),
 ];
 
 /// Deliveries per handled signal (same order as `HANDLED`), written by the handler.
 #[derive(Default)]
-struct Counts([AtomicU32; 4]);
+struct Counts([AtomicU32; COUNT]);
 
 /// The signal thread and the handlers it installed.
 pub struct SignalThread {
@@ -41,15 +47,15 @@ pub struct SignalThread {
     counts: Arc<Counts>,
     stop: Arc<AtomicBool>,
     wake: UnixStream,
-    tx: Sender<Event>,
-    replayed: Mutex<[u32; 4]>,
+    tx: Sender<Input>,
+    replayed: Mutex<[u32; COUNT]>,
     thread: Option<JoinHandle<()>>,
     saved: HashMap<i32, libc::sigaction>,
 }
 
 impl SignalThread {
     /// Register the signals and forward each delivery to the driver as an event.
-    pub fn spawn(tx: Sender<Event>) -> std::io::Result<SignalThread> {
+    pub fn spawn(tx: Sender<Input>) -> std::io::Result<SignalThread> {
         let (mut rx, wake) = UnixStream::pair()?;
         wake.set_nonblocking(true)?;
         let counts = Arc::new(Counts::default());
@@ -66,7 +72,7 @@ impl SignalThread {
             stop,
             wake,
             tx,
-            replayed: Mutex::new([0; 4]),
+            replayed: Mutex::new([0; COUNT]),
             thread: Some(thread),
             saved: HashMap::new(),
         };
@@ -105,7 +111,7 @@ impl SignalThread {
         let missed = seen.saturating_sub(caught.saturating_add(replayed[index]));
         replayed[index] += missed;
         for _ in 0..missed {
-            let _ = self.tx.send(Event::Signal(signal));
+            let _ = self.tx.send(Event::Signal(signal).into());
         }
         missed
     }
@@ -144,8 +150,8 @@ fn wake(fd: RawFd) {
 }
 
 /// The forwarding thread: one event per counted delivery, in the order of `HANDLED`.
-fn forward(rx: &mut UnixStream, counts: &Counts, stop: &AtomicBool, tx: &Sender<Event>) {
-    let mut sent = [0u32; 4];
+fn forward(rx: &mut UnixStream, counts: &Counts, stop: &AtomicBool, tx: &Sender<Input>) {
+    let mut sent = [0u32; COUNT];
     let mut buf = [0u8; 64];
     loop {
         if matches!(rx.read(&mut buf), Ok(0) | Err(_)) || stop.load(Ordering::SeqCst) {
@@ -158,7 +164,7 @@ fn forward(rx: &mut UnixStream, counts: &Counts, stop: &AtomicBool, tx: &Sender<
             let total = counts.0[index].load(Ordering::SeqCst);
             while sent[index] != total {
                 sent[index] = sent[index].wrapping_add(1);
-                if tx.send(Event::Signal(signal)).is_err() {
+                if tx.send(Event::Signal(signal).into()).is_err() {
                     return;
                 }
             }
@@ -184,6 +190,8 @@ fn to_core(number: i32) -> Option<Signal> {
         SIGTERM => Some(Signal::Term),
         SIGINT => Some(Signal::Int),
         SIGUSR2 => Some(Signal::Usr2),
+        SIGTTIN => Some(Signal::Ttin),
+        SIGTTOU => Some(Signal::Ttou),
         _ => None,
     }
 }

@@ -75,6 +75,11 @@ impl Harness {
         self.sup.poll_timeout().map(|at| at - self.base)
     }
 
+    /// The fake clock's current instant.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
     pub fn advance(&mut self, by: Duration) {
         self.now += by;
     }

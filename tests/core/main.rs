@@ -9,6 +9,7 @@ mod ready_on;
 mod reload;
 mod restart;
 mod retire;
+mod scale;
 mod service;
 mod shutdown;
 mod start;

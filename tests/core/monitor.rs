@@ -515,3 +515,15 @@ fn a_reload_queued_behind_a_replacement_runs_when_the_old_worker_died_first() {
     assert!(replaced_for(&out[1], 2).is_some(), "{out:?}");
     assert_eq!(out.last(), Some(&fork(3, 0, 1)), "{out:?}");
 }
+
+#[test]
+fn the_latest_reading_of_each_worker_is_kept_for_status() {
+    let mut h = Harness::new(monitored(1));
+    h.start_all_ready();
+    assert_eq!(h.worker(1).last_reading, None);
+    first_round(&mut h);
+    h.samples(&[(1, reading(40, 12.5))]);
+    assert_eq!(h.worker(1).last_reading, reading(40, 12.5));
+    round(&mut h, 1, 50, 3.0);
+    assert_eq!(h.worker(1).last_reading, reading(50, 3.0));
+}

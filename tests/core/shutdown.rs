@@ -344,3 +344,14 @@ fn stop_finishes_when_a_sigkilled_worker_is_stuck() {
     assert_eq!(without_traces(out), [master_exit(0)]);
     assert!(h.sup.has_exited());
 }
+
+#[test]
+fn a_stop_asked_on_the_control_socket_is_a_clean_stop_with_its_reason() {
+    let mut h = Harness::new(policy(1));
+    h.start_all_ready();
+    assert_eq!(
+        h.handle(Event::ControlStop),
+        [stopping(0, StopReason::ControlSocket), drain(1)]
+    );
+    assert_eq!(h.retire_cleanly(1), [master_exit(0)]);
+}

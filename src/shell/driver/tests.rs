@@ -43,7 +43,7 @@ impl FakeOutbox {
 }
 
 struct Running {
-    tx: Sender<Event>,
+    tx: Sender<Input>,
     outbox: FakeOutbox,
     handles: Arc<ProcessHandles>,
     thread: JoinHandle<()>,
@@ -77,19 +77,41 @@ fn start(name: &str, policy: Policy) -> Running {
         package: PackageWatch::new(&dir.join("package.json")),
         style: Style::from_env(None, None, false),
         notes: Vec::new(),
+        warnings: Vec::new(),
         handles: handles.clone(),
+        control: Default::default(),
+        about: About {
+            version: "5.0.0".into(),
+            settings: serde_json::json!({ "workers": 1 }),
+            control: None,
+        },
+        waiting: Default::default(),
         notify: Default::default(),
         pongs: Default::default(),
+        service: None,
     };
     let (tx, rx) = channel();
     let thread = std::thread::spawn(move || driver.run(rx));
-    tx.send(Event::Start).unwrap();
+    tx.send(Event::Start.into()).unwrap();
     Running {
         tx,
         outbox,
         handles,
         thread,
         _dir: TempDir(dir),
+    }
+}
+
+impl Running {
+    fn send(&self, event: Event) -> Result<(), std::sync::mpsc::SendError<Input>> {
+        self.tx.send(event.into())
+    }
+
+    /// Ask what a control client would, on a thread of its own; the answer comes later.
+    fn ask(&self, request: Request) -> std::sync::mpsc::Receiver<serde_json::Value> {
+        let (reply, answer) = channel();
+        self.tx.send(Input::Ask(request, reply)).unwrap();
+        answer
     }
 }
 
@@ -109,16 +131,16 @@ fn sleeper() -> Child {
 fn node_gets_the_fork_and_after_a_reload_the_drain_of_the_old_worker() {
     let m = start("reload", Policy::default());
     m.outbox.wait_for("fork", is_fork(0));
-    m.tx.send(Event::Forked { id: 1, pid: 4001 }).unwrap();
-    m.tx.send(Event::Listening {
+    m.send(Event::Forked { id: 1, pid: 4001 }).unwrap();
+    m.send(Event::Listening {
         id: 1,
         socket: false,
     })
     .unwrap();
-    m.tx.send(Event::Signal(crate::core::Signal::Hup)).unwrap();
+    m.send(Event::Signal(crate::core::Signal::Hup)).unwrap();
     m.outbox.wait_for("fork of generation 1", is_fork(1));
-    m.tx.send(Event::Forked { id: 2, pid: 4002 }).unwrap();
-    m.tx.send(Event::Listening {
+    m.send(Event::Forked { id: 2, pid: 4002 }).unwrap();
+    m.send(Event::Listening {
         id: 2,
         socket: false,
     })
@@ -136,14 +158,14 @@ fn node_gets_the_fork_and_after_a_reload_the_drain_of_the_old_worker() {
 fn a_fork_after_the_package_changed_on_disk_becomes_a_stop_with_exit_1() {
     let m = start("package", Policy::default());
     m.outbox.wait_for("fork", is_fork(0));
-    m.tx.send(Event::Forked { id: 1, pid: 4001 }).unwrap();
-    m.tx.send(Event::Listening {
+    m.send(Event::Forked { id: 1, pid: 4001 }).unwrap();
+    m.send(Event::Listening {
         id: 1,
         socket: false,
     })
     .unwrap();
     write_package(&m._dir.0, "5.1.0");
-    m.tx.send(Event::Signal(crate::core::Signal::Hup)).unwrap();
+    m.send(Event::Signal(crate::core::Signal::Hup)).unwrap();
     let stopping = m.outbox.wait_for("stopping", |c| {
         matches!(c, NodeCommand::Notify(Notice::Stopping { .. }))
     });
@@ -154,9 +176,9 @@ fn a_fork_after_the_package_changed_on_disk_becomes_a_stop_with_exit_1() {
         stopping,
         NodeCommand::Notify(Notice::Stopping { code: 1, reason })
     );
-    m.tx.send(Event::Drained { id: 1 }).unwrap();
-    m.tx.send(Event::Settled { id: 1 }).unwrap();
-    m.tx.send(Event::Exited {
+    m.send(Event::Drained { id: 1 }).unwrap();
+    m.send(Event::Settled { id: 1 }).unwrap();
+    m.send(Event::Exited {
         id: 1,
         code: Some(0),
         signal: None,
@@ -179,12 +201,12 @@ fn a_stop_ends_when_a_killed_workers_exit_is_never_reported() {
     m.outbox.wait_for("fork", is_fork(0));
     let mut child = sleeper();
     m.handles.open(1, child.id());
-    m.tx.send(Event::Forked {
+    m.send(Event::Forked {
         id: 1,
         pid: child.id(),
     })
     .unwrap();
-    m.tx.send(Event::StopRequested).unwrap();
+    m.send(Event::StopRequested).unwrap();
     m.outbox.wait_for("exit 0", is_exit(0));
     m.thread.join().unwrap();
     use std::os::unix::process::ExitStatusExt;
@@ -197,4 +219,145 @@ fn a_stop_ends_when_a_killed_workers_exit_is_never_reported() {
         m.handles.is_empty(),
         "the probed worker's handle was closed"
     );
+}
+
+fn listen(m: &Running, id: u32) {
+    m.send(Event::Forked { id, pid: 4000 + id }).unwrap();
+    m.send(Event::Listening { id, socket: false }).unwrap();
+}
+
+#[test]
+fn status_reports_the_master_and_each_worker() {
+    let m = start("status", Policy::default());
+    m.outbox.wait_for("fork", is_fork(0));
+    listen(&m, 1);
+    let answer = m.ask(Request::Status).recv().unwrap();
+    assert_eq!(answer["ok"], true);
+    let status = &answer["status"];
+    assert_eq!(status["pid"], std::process::id());
+    assert_eq!(status["version"], "5.0.0");
+    assert_eq!(status["generation"], 0);
+    assert_eq!(status["reloading"], false);
+    assert_eq!(status["paused"], false);
+    assert_eq!(status["slots"], 1);
+    assert_eq!(status["settings"]["workers"], 1);
+    assert_eq!(status["settings"]["controlSocket"], "off");
+    let workers = status["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 1);
+    let w = &workers[0];
+    assert_eq!(
+        (w["pid"].clone(), w["index"].clone()),
+        (4001.into(), 0.into())
+    );
+    assert_eq!(w["state"], "serving");
+    assert_eq!(w["rssBytes"], serde_json::Value::Null, "not sampled yet");
+    drop(m.tx);
+    m.thread.join().unwrap();
+}
+
+#[test]
+fn a_reload_is_answered_with_its_outcome() {
+    let m = start("reload-answer", Policy::default());
+    m.outbox.wait_for("fork", is_fork(0));
+    listen(&m, 1);
+    let answer = m.ask(Request::Reload);
+    m.outbox.wait_for("fork of generation 1", is_fork(1));
+    assert!(answer.try_recv().is_err(), "no answer before the outcome");
+    listen(&m, 2);
+    let answer = answer.recv().unwrap();
+    assert_eq!(
+        answer,
+        serde_json::json!({"ok": true, "reload": {"generation": 1, "outcome": "done"}})
+    );
+    // A reload asked while the first one's old worker retires is the next generation's.
+    let second = m.ask(Request::Reload);
+    m.send(Event::Drained { id: 1 }).unwrap();
+    m.send(Event::Settled { id: 1 }).unwrap();
+    m.send(Event::Exited {
+        id: 1,
+        code: Some(0),
+        signal: None,
+    })
+    .unwrap();
+    m.outbox.wait_for("fork of generation 2", is_fork(2));
+    m.send(Event::Exited {
+        id: 3,
+        code: Some(1),
+        signal: None,
+    })
+    .unwrap();
+    let failed = second.recv().unwrap();
+    assert_eq!(failed["ok"], false);
+    assert_eq!(failed["reload"]["generation"], 2);
+    assert_eq!(failed["reload"]["outcome"], "rolled back");
+    assert!(failed["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("reload 2 failed and was rolled back: worker 0"));
+    drop(m.tx);
+    m.thread.join().unwrap();
+}
+
+#[test]
+fn a_scale_is_answered_once_over_and_a_bad_one_at_once() {
+    let m = start("scale-answer", Policy::default());
+    m.outbox.wait_for("fork", is_fork(0));
+    listen(&m, 1);
+    let bad = m.ask(Request::Scale(0)).recv().unwrap();
+    assert_eq!(
+        bad["error"],
+        "cannot scale to 0 workers: expected a whole number from 1 to 1024"
+    );
+    let answer = m.ask(Request::Scale(2));
+    m.outbox.wait_for("fork of slot 1", |c| {
+        matches!(c, NodeCommand::Fork { slot: 1, .. })
+    });
+    assert!(
+        answer.try_recv().is_err(),
+        "no answer before the new slot is ready"
+    );
+    listen(&m, 2);
+    assert_eq!(
+        answer.recv().unwrap(),
+        serde_json::json!({"ok": true, "workers": 2})
+    );
+    let same = m.ask(Request::Scale(2)).recv().unwrap();
+    assert_eq!(same, serde_json::json!({"ok": true, "workers": 2}));
+    drop(m.tx);
+    m.thread.join().unwrap();
+}
+
+#[test]
+fn a_stop_answers_the_requests_still_waiting() {
+    let m = start("stop-answer", Policy::default());
+    m.outbox.wait_for("fork", is_fork(0));
+    listen(&m, 1);
+    let reload = m.ask(Request::Reload);
+    m.outbox.wait_for("fork of generation 1", is_fork(1));
+    let stop = m.ask(Request::Stop).recv().unwrap();
+    assert_eq!(stop, serde_json::json!({"ok": true, "stopping": true}));
+    let answer = reload.recv().unwrap();
+    assert_eq!(answer["ok"], false);
+    assert_eq!(
+        answer["error"],
+        "the master is stopping (stop was asked on the control socket)"
+    );
+    let late = m.ask(Request::Reload).recv().unwrap();
+    assert_eq!(late["error"], "cannot reload: the master is stopping");
+    drop(m.tx);
+    m.thread.join().unwrap();
+}
+
+#[test]
+fn pause_and_resume_answer_the_state() {
+    let m = start("pause-answer", Policy::default());
+    m.outbox.wait_for("fork", is_fork(0));
+    let paused = m.ask(Request::Pause).recv().unwrap();
+    assert_eq!(paused, serde_json::json!({"ok": true, "paused": true}));
+    let again = m.ask(Request::Pause).recv().unwrap();
+    assert_eq!(again["paused"], true);
+    let resumed = m.ask(Request::Resume).recv().unwrap();
+    assert_eq!(resumed["paused"], false);
+    drop(m.tx);
+    m.thread.join().unwrap();
 }

@@ -1,0 +1,75 @@
+//! The status report (the control socket's `status`, and `handle.status()`), built by the
+//! driver thread from what the core exposes.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::core::{Phase, Supervisor, Worker};
+
+/// What a report says about the master besides the core's state.
+#[derive(Debug, Clone, Default)]
+pub struct About {
+    /// master-process's own version (its `package.json`).
+    pub version: String,
+    /// The settings in force (`Config::in_force`).
+    pub settings: Value,
+    /// The control socket's path, when there is one.
+    pub control: Option<PathBuf>,
+}
+
+/// A worker's state in a report.
+pub fn state(worker: &Worker) -> &'static str {
+    match worker.phase {
+        Phase::Starting => "starting",
+        Phase::Ready => "serving",
+        Phase::Retiring(_) => "retiring",
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+/// The report at `now`.
+pub fn report(core: &Supervisor, about: &About, now: Instant) -> Value {
+    let mut workers: Vec<&Worker> = core.workers().collect();
+    workers.sort_by_key(|w| (w.slot, w.id));
+    let workers: Vec<Value> = workers
+        .into_iter()
+        .map(|w| {
+            let reading = w.last_reading;
+            json!({
+                "id": w.id,
+                "pid": w.pid,
+                "index": w.slot,
+                "generation": w.generation,
+                "state": state(w),
+                "uptimeMs": ms(w.uptime(now)),
+                "rssBytes": reading.map(|r| r.rss_bytes),
+                "cpuPercent": reading.map(|r| (r.cpu_percent * 10.0).round() / 10.0),
+            })
+        })
+        .collect();
+    let control = about.control.as_ref().map(|p| p.display().to_string());
+    let mut settings = about.settings.clone();
+    if let Some(object) = settings.as_object_mut() {
+        let named = control.clone().map_or(json!("off"), Value::String);
+        object.insert("controlSocket".into(), named);
+    }
+    json!({
+        "pid": std::process::id(),
+        "version": about.version,
+        "uptimeMs": ms(core.uptime(now)),
+        "generation": core.reload_index(),
+        "reloading": core.reloading().is_some(),
+        "scalingTo": core.scaling_to(),
+        "paused": core.is_paused(),
+        "stopping": core.is_stopping(),
+        "slots": core.slot_count(),
+        "controlSocket": control,
+        "settings": settings,
+        "workers": workers,
+    })
+}

@@ -16,7 +16,8 @@ pub const NAMESPACE: &str = "master-process";
 const COLOR: &str = "\x1b[33"; // what `debug` picks for this namespace among its basic colours
 
 /// Whether a `DEBUG` value turns on `namespace`, read the way the `debug` module reads it;
-/// `namespace:*` counts too (DESIGN.md lists it), as if our lines were `namespace:`.
+/// `namespace:*` counts too (users write `master-process:*` for a namespace and all its
+/// subnamespaces), as if our lines were `namespace:`.
 pub fn debug_enabled(debug: &str, namespace: &str) -> bool {
     let sub = format!("{namespace}:");
     let hit = |p: &str| glob(p, namespace) || glob(p, &sub);

@@ -190,15 +190,17 @@ export class Proc {
     readLines(
       this.child.stdout,
       (text, time) => {
+        // `KIND <json>`, or `KIND what <json>` (then `label` is `KIND what`).
         const space = text.indexOf(' ');
+        const at = text.indexOf(' {');
         let data = null;
         try {
-          data = JSON.parse(text.slice(space + 1));
+          data = JSON.parse(text.slice(at >= 0 ? at + 1 : space + 1));
         } catch {
           // not a record
         }
         if (!data) return;
-        const record = { kind: text.slice(0, space), time, ...data };
+        const record = { kind: text.slice(0, space), label: text.slice(0, at >= 0 ? at : space), time, ...data };
         for (const key of ['pid', 'newPid', 'oldPid']) track(record[key]);
         this.records.push(record);
         this.onRecord?.(record);

@@ -85,3 +85,32 @@ test('workers SIGKILLed in a loop under load: the fleet is full again, no connec
   assert.ok(stats.ok > 0);
   await master.waitUntil(() => fds(master.pid) <= before, `the master's fds back to ${before}`);
 });
+
+test('workers SIGKILLed in the middle of reloads under load: no connection hangs or is refused, the master keeps no descriptor', async (t) => {
+  const port = await freePort();
+  const master = startMaster(t, {
+    env: { PORT: String(port), WORKERS: '2', FIXTURE_DELAY_MS: '2', WORKER_THROTTLE: '0ms' },
+  });
+  await master.waitFor('WORKER listening', () => true, 2);
+  const before = fds(master.pid);
+  const load = freshConnections(port);
+  t.after(() => load.stop());
+  const kills = 4;
+  for (let generation = 1; generation <= kills; generation++) {
+    master.signal('SIGHUP');
+    // The first new worker to listen is killed while the reload is under way.
+    const [victim] = await master.waitFor('WORKER listening', (w) => w.reload === String(generation));
+    process.kill(victim.pid, 'SIGKILL');
+    await master.waitEvent('worker-exit', (e) => e.pid === victim.pid);
+    const outcome = () => master.events().some((e) => (e.event === 'reload' || e.event === 'reload-failed') && e.generation === generation);
+    // The fleet is full again (two workers listening, the old generation gone) before the next round.
+    await master.waitUntil(() => outcome() && master.liveWorkers().length === 2, `round ${generation}: the fleet full again`);
+  }
+  const stats = await load.stop();
+  assert.equal(stats.errors.TIMEOUT, undefined, `a connection hung: ${JSON.stringify(stats)}`);
+  assert.equal(stats.errors.ECONNREFUSED, undefined, `refused: ${JSON.stringify(stats)}`);
+  // Only what was in flight on a killed worker may fail: at most one request per client.
+  const failed = Object.values(stats.errors).reduce((n, c) => n + c, 0);
+  assert.ok(failed <= kills * 8, JSON.stringify(stats));
+  await master.waitUntil(() => fds(master.pid) <= before, `the master's fds back to ${before}`);
+});

@@ -27,7 +27,10 @@
 //   BENCH_LATENCY_DRAIN_OFF=1  latency: also master-process with MASTER_PROCESS_DRAIN=off (no
 //                              worker preload), to isolate what the preload costs a reload
 //   BENCH_TRACE=1  latency: also time each stage (signal, fork, worker start-up, listen, first
-//                  request) in the apps, on the monotonic clock; adds a table and `breakdown`
+//                  request) in the apps, on the monotonic clock; adds a table and `breakdown`,
+//                  with the CPU time the primary used from SIGHUP to the first new response
+//                  and the CPU time the worker that answered it used since it started (CPU
+//                  time is far less disturbed than wall time by other work on the machine)
 //   BENCH_PHASES failures,throughput,latency,idle
 //   BENCH_BASELINE_MODULE  path of a 4.x-compatible module to run as the baseline (default:
 //                          `master-process-4` from bench/node_modules, if installed)
@@ -38,7 +41,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startLoad } from './load-client.mjs';
 import { probeUntil, startRawLoad } from './raw-client.mjs';
-import { APPS, BENCH, Proc, alive, freePort, killAll, sleep, survivors, track, usage } from './procs.mjs';
+import { APPS, BENCH, Proc, alive, freePort, killAll, schedNs, sleep, survivors, track, usage } from './procs.mjs';
 
 const ROOT = path.resolve(BENCH, '..');
 const APP = path.join(APPS, 'app.js');
@@ -471,6 +474,11 @@ async function latencyPhase(reloaders) {
         const from = master.records.length;
         const probing = probeUntil(master.port, (r) => r.ok && Number(r.body) >= generation);
         probing.catch(() => {}); // awaited below, unless the reload fails first
+        const cpu0 = S.trace ? schedNs(master.pid) : 0;
+        let cpu1 = null;
+        probing.then(() => {
+          if (S.trace) cpu1 = schedNs(master.pid);
+        }, () => {});
         const r = await master.reload();
         const first = await probing;
         const samples = out[master.reloader.name];
@@ -479,7 +487,11 @@ async function latencyPhase(reloaders) {
         samples.done.push(r.tDone - r.tSighup);
         samples.gone.push((await r.gone) - r.tSighup);
         await sleep(S.reloadGapMs);
-        if (S.trace) samples.stages.push(traceStages(master.records.slice(from), toMono(r.tSighup), toMono(first), generation));
+        if (S.trace) {
+          const stages = traceStages(master.records.slice(from), toMono(r.tSighup), toMono(first), generation);
+          if (stages) stages.primaryCpuMs = cpu1 === null ? null : (cpu1 - cpu0) / 1e6;
+          samples.stages.push(stages);
+        }
       }
       // Bare `node app.js`, then the same with this package's worker preload (for the breakdown).
       for (const [samples, execArgv, stages] of [[bare, [], bareStages.bare],
@@ -580,6 +592,7 @@ function traceStages(records, t0, tFirst, generation) {
     listenToFirstRequest: firsts.get(pid) - listens.get(pid),
     firstRequestToResponse: tFirst - firsts.get(pid),
     total: tFirst - t0,
+    workerCpuMs: at('first-request').find((r) => r.pid === pid)?.cpuMs ?? null,
     winnerForkIndex: fork ? forks.indexOf(fork) : null,
   };
 }
@@ -599,12 +612,17 @@ const STAGES = [
   ['total', 'total'],
 ];
 
+const CPU = [
+  ['primaryCpuMs', 'primary CPU, SIGHUP->1st new resp'],
+  ['workerCpuMs', 'answering worker CPU, start->1st req'],
+];
+
 /** Per stage: the median (the table), and in `means` the mean (means add up to the mean total). */
 function stageMedians(samples) {
   const ok = samples.filter(Boolean);
   const out = { samples: ok.length };
   const means = {};
-  for (const key of [...STAGES.map(([k]) => k), 'nodeBootstrap', 'listenToPrimaryListening']) {
+  for (const key of [...STAGES.map(([k]) => k), 'nodeBootstrap', 'listenToPrimaryListening', ...CPU.map(([k]) => k)]) {
     const values = ok.map((s) => s[key]).filter((v) => v !== null && v !== undefined);
     out[key] = values.length ? round(median(values), 2) : null;
     means[key] = values.length ? round(values.reduce((a, v) => a + v, 0) / values.length, 2) : null;
@@ -742,6 +760,11 @@ function render(result) {
         'node and V8 start-up; env->preloads: node\'s pre-execution (for a worker: IPC channel, cluster set-up); ' +
         'preloads->app.js: the --require modules (worker-drain.js) and loading app.js; app.js->listen: for a worker, ' +
         'the listen round trip to the primary; 1st req->resp: the handler\'s delay and the way back)');
+      out.push('', 'CPU time (BENCH_TRACE=1; medians, ms; the primary\'s from its threads\' schedstat, the worker\'s from ' +
+        'process.cpuUsage() at its first request)');
+      out.push(table(['', 'n', ...CPU.map(([, label]) => label)],
+        Object.entries(l.breakdown).map(([name, b]) => [name, b.samples,
+          ...CPU.map(([key]) => (b[key] === null ? null : b[key].toFixed(2)))])));
     }
   } else if (result.latency) out.push('', `Reload latency: ERROR ${result.latency.error.split('\n')[0]}`);
   if (result.idle && !result.idle.error) {

@@ -13,7 +13,8 @@
 // in ms (process.hrtime, comparable across processes): in the primary, its own SIGHUP
 // listener, every cluster.fork() call (start, end) and cluster 'listening'; in a worker (or a
 // bare app), its process start, node's start-up marks, the start of its preloads (when
-// trace-preload.js is preloaded first), app.js running, listen, first request.
+// trace-preload.js is preloaded first), app.js running, listen, first request (with the CPU
+// time the process has used so far).
 const appStart = process.hrtime.bigint();
 const TRACE = process.env.BENCH_TRACE === '1';
 const cluster = require('node:cluster');
@@ -71,7 +72,8 @@ let firstRequest = TRACE;
 const server = http.createServer((req, res) => {
   if (firstRequest) {
     firstRequest = false;
-    trace({ at: 'first-request', t: mono() });
+    const { user, system } = process.cpuUsage(); // every thread of this process since it started
+    trace({ at: 'first-request', t: mono(), cpuMs: (user + system) / 1000 });
   }
   const reply = () => {
     res.setHeader('content-type', 'text/plain');

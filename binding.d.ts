@@ -63,7 +63,7 @@ export declare class Master {
 
 /** A command for the JS glue, told apart by `kind`. */
 export type JsCommand =
-  | { kind: 'fork'; id: number; index: number; generation: number; port?: string }
+  | { kind: 'fork'; id: number; index: number; generation: number; port?: string; compileCache?: string }
   | { kind: 'drain'; id: number }
   | { kind: 'settle'; id: number }
   | { kind: 'send'; id: number; message: string }

@@ -5,15 +5,18 @@ use std::path::{Path, PathBuf};
 
 use napi::bindgen_prelude::Function;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Env;
 use napi::Status;
 use napi_derive::napi;
 
 use crate::config::Config;
+use crate::core::compile_cache::{self, CachePlan, NodeVersion};
 use crate::core::{Event, NodeCommand, Notice, Supervisor, WorkerMessage};
 use crate::error::Error;
 use crate::shell::activation::{self, Address, Inherited, ACTIVATION_VARS};
+use crate::shell::compile_cache::CompileCache;
 use crate::shell::describe::note_json;
-use crate::shell::driver::Outbox;
+use crate::shell::driver::{Outbox, WorkerEnv};
 use crate::shell::notify::{NotifyEnv, MANAGER_ONLY};
 use crate::shell::{host, log::Style, package::PackageWatch, signals, socket, Setup, Shell};
 
@@ -26,12 +29,14 @@ type CommandFn = ThreadsafeFunction<JsCommand, (), JsCommand, Status, false, fal
 #[napi(discriminant = "kind", discriminant_case = "lowercase")]
 pub enum JsCommand {
     /// `cluster.fork` worker `id` for `WORKER_INDEX` `index` of generation (`RELOAD_INDEX`)
-    /// `generation`; `port` is `PORT` for its environment when given as an option.
+    /// `generation`; `port` is `PORT` for its environment when given as an option, and
+    /// `compile_cache` its `NODE_COMPILE_CACHE` folder, ready for it, when it gets one.
     Fork {
         id: u32,
         index: u32,
         generation: u32,
         port: Option<String>,
+        compile_cache: Option<String>,
     },
     /// Ask the worker's drain module to drain.
     Drain { id: u32 },
@@ -89,6 +94,8 @@ pub struct Master {
     config: Config,
     package: PathBuf,
     inherited: Vec<Inherited>,
+    compile_cache: CachePlan,
+    uid: u32,
     shell: Option<Shell>,
 }
 
@@ -111,7 +118,7 @@ impl Master {
     /// Validate the environment and `options` (camelCase settings as strings).
     /// Throws `ERR_INVALID_CONFIG` naming the setting, the value and the accepted forms.
     #[napi(constructor)]
-    pub fn new(options: HashMap<String, String>, package_json: String) -> Result<Self> {
+    pub fn new(node: Env, options: HashMap<String, String>, package_json: String) -> Result<Self> {
         // vars() would panic (and abort Node) on a non-UTF-8 variable: skip those.
         let env: HashMap<String, String> = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
@@ -119,10 +126,27 @@ impl Master {
         let mut config = Config::load(&env, &options, &host::read_host()).map_err(Error::from)?;
         let inherited = activation::inherited(&env, std::process::id()).map_err(Error::from)?;
         leave_inherited_socket_alone(&mut config, &inherited);
+        let version = node
+            .get_node_version()
+            .map_err(|e| napi::Error::new(e.status.as_ref().to_string(), e.reason.clone()))?;
+        let facts = crate::shell::compile_cache::facts(
+            &env,
+            NodeVersion {
+                major: version.major,
+                minor: version.minor,
+                patch: version.patch,
+            },
+        );
+        let plan = compile_cache::plan(&config.compile_cache, &facts);
+        if let CachePlan::Off(why) = &plan {
+            config.notes.push(format!("compile cache: {why}"));
+        }
         Ok(Master {
             config,
             package: PathBuf::from(package_json),
             inherited,
+            compile_cache: plan,
+            uid: facts.uid,
             shell: None,
         })
     }
@@ -177,6 +201,7 @@ impl Master {
             style,
             notes: self.config.notes.clone(),
             notify: NotifyEnv::read(|k| std::env::var(k).ok(), std::process::id()),
+            compile_cache: CompileCache::new(self.compile_cache.clone(), self.uid),
         };
         self.shell = Some(Shell::start(setup)?);
         Ok(())
@@ -351,7 +376,11 @@ struct JsOutbox {
 
 impl Outbox for JsOutbox {
     fn send(&self, command: NodeCommand) {
-        let js = self.convert(command);
+        self.fork(command, WorkerEnv::default());
+    }
+
+    fn fork(&self, command: NodeCommand, env: WorkerEnv) {
+        let js = self.convert(command, env);
         self.tsfn.call(js, ThreadsafeFunctionCallMode::NonBlocking);
     }
 
@@ -362,7 +391,8 @@ impl Outbox for JsOutbox {
 }
 
 impl JsOutbox {
-    fn convert(&self, command: NodeCommand) -> JsCommand {
+    /// `env` is what the shell adds to a `Fork`'s worker (nothing for other commands).
+    fn convert(&self, command: NodeCommand, env: WorkerEnv) -> JsCommand {
         match command {
             NodeCommand::Fork {
                 id,
@@ -373,6 +403,7 @@ impl JsOutbox {
                 index: slot,
                 generation,
                 port: self.port.clone(),
+                compile_cache: env.compile_cache.map(|p| p.display().to_string()),
             },
             NodeCommand::Drain { id } => JsCommand::Drain { id },
             NodeCommand::Settle { id } => JsCommand::Settle { id },

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::core::compile_cache::CacheSetting;
 use crate::core::{Limits, Policy, ReadyOn, Swap};
 use crate::duration::parse_duration;
 
@@ -42,6 +43,8 @@ pub struct Config {
     pub socket_path: Option<PathBuf>,
     /// Lines worth logging at start (e.g. a default derived from a cgroup limit).
     pub notes: Vec<String>,
+    /// `MASTER_PROCESS_COMPILE_CACHE`: the workers' module compile cache.
+    pub compile_cache: CacheSetting,
 }
 
 /// One setting: its option name, its environment names (first is canonical).
@@ -118,6 +121,10 @@ const SETTINGS: &[Setting] = &[
     Setting {
         option: "maxThrottle",
         env: &["MASTER_PROCESS_MAX_THROTTLE"],
+    },
+    Setting {
+        option: "compileCache",
+        env: &["MASTER_PROCESS_COMPILE_CACHE"],
     },
 ];
 
@@ -224,6 +231,7 @@ impl Config {
             port_option,
             socket_path,
             notes,
+            compile_cache: compile_cache(&src)?,
         })
     }
 }
@@ -350,11 +358,35 @@ fn switch(src: &Sources, option: &str, default: bool) -> Result<bool, ConfigErro
     let Some(raw) = src.get(option) else {
         return Ok(default);
     };
-    match raw.value.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "on" | "yes" => Ok(true),
-        "0" | "false" | "off" | "no" => Ok(false),
-        _ => Err(bad(&raw, "on or off (also true/false, yes/no, 1/0)")),
+    on_off(&raw.value).ok_or_else(|| bad(&raw, "on or off (also true/false, yes/no, 1/0)"))
+}
+
+fn on_off(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Some(true),
+        "0" | "false" | "off" | "no" => Some(false),
+        _ => None,
     }
+}
+
+/// `on`, `off` (as a switch reads them) or an absolute path to a folder.
+fn compile_cache(src: &Sources) -> Result<CacheSetting, ConfigError> {
+    let Some(raw) = src.get("compileCache") else {
+        return Ok(CacheSetting::On);
+    };
+    match on_off(&raw.value) {
+        Some(true) => return Ok(CacheSetting::On),
+        Some(false) => return Ok(CacheSetting::Off),
+        None => {}
+    }
+    let path = PathBuf::from(&raw.value);
+    if path.is_absolute() && !raw.value.contains('\0') {
+        return Ok(CacheSetting::Folder(path));
+    }
+    Err(bad(
+        &raw,
+        "on, off (also true/false, yes/no, 1/0) or an absolute path to a folder",
+    ))
 }
 
 /// 1200 MB on 64-bit, 450 MB on 32-bit, or a fair share of a smaller cgroup limit.

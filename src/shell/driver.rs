@@ -11,6 +11,7 @@ use std::time::Instant;
 use nix::sys::signal::Signal as NixSignal;
 use tracing_subscriber::layer::SubscriberExt;
 
+use super::compile_cache::CompileCache;
 use super::handles::ProcessHandles;
 use super::log::{DebugLayer, Style};
 use super::notify::NotifyEnv;
@@ -22,9 +23,20 @@ use crate::core::{
     Command, Event, Level, NodeCommand, Supervisor, Trace, WorkerId, WorkerSignal, WorkerTag,
 };
 
+/// What the shell adds to the environment of a worker it forks now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerEnv {
+    /// `NODE_COMPILE_CACHE`: the compile cache folder, ready for this fork.
+    pub compile_cache: Option<PathBuf>,
+}
+
 /// Where commands only Node can run go (fork, drain, settle, send, notify, exit).
 pub trait Outbox: Send {
+    /// A command for Node. The driver hands a `Fork` to `fork` instead; one passed here
+    /// forks with nothing added to the environment.
     fn send(&self, command: NodeCommand);
+    /// `NodeCommand::Fork`, with what the shell adds to the worker's environment.
+    fn fork(&self, command: NodeCommand, env: WorkerEnv);
     /// Ask Node's event loop to answer (`Master.pong()`), for the service watchdog.
     fn ping(&self);
 }
@@ -43,6 +55,8 @@ pub struct Driver {
     pub notify: NotifyEnv,
     /// How many pings Node's event loop has answered.
     pub pongs: Arc<AtomicU64>,
+    /// The workers' compile cache folder, made ready before each fork.
+    pub compile_cache: CompileCache,
 }
 
 impl Driver {
@@ -156,7 +170,14 @@ impl Running {
         if let Some(service) = self.service.as_mut() {
             service.observe(&command);
         }
-        self.driver.outbox.send(command);
+        if let NodeCommand::Fork { .. } = command {
+            let env = WorkerEnv {
+                compile_cache: self.driver.compile_cache.before_fork(),
+            };
+            self.driver.outbox.fork(command, env);
+        } else {
+            self.driver.outbox.send(command);
+        }
         None
     }
 

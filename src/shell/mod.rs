@@ -2,6 +2,7 @@
 //! log, and the package version watch.
 
 pub mod activation;
+pub mod compile_cache;
 pub mod describe;
 pub mod driver;
 pub mod handles;
@@ -42,6 +43,7 @@ pub struct Setup {
     pub style: log::Style,
     pub notes: Vec<String>,
     pub notify: notify::NotifyEnv,
+    pub compile_cache: compile_cache::CompileCache,
 }
 
 impl Shell {
@@ -62,6 +64,7 @@ impl Shell {
             handles: handles.clone(),
             notify: setup.notify,
             pongs: pongs.clone(),
+            compile_cache: setup.compile_cache,
         };
         let thread = std::thread::Builder::new()
             .name("master-process-driver".into())

@@ -1,7 +1,7 @@
 // The module compile cache of workers (NODE_COMPILE_CACHE, Node 22.1 and later): on by
 // default in a per-user folder made 0700, a user's own NODE_COMPILE_CACHE wins, a setting
 // turns it off or names the folder, a folder that cannot be used is logged once and workers
-// start without it. On Node 20 nothing changes.
+// start without it, and a retiring worker writes what it compiled. On Node 20 nothing changes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,6 +12,7 @@ import { startMaster, freePort, get, tempDir } from './helpers.mjs';
 const [major, minor] = process.versions.node.split('.').map(Number);
 const HAS_CACHE = major > 22 || (major === 22 && minor >= 1);
 const HAS_DIR_API = typeof nodeModule.getCompileCacheDir === 'function';
+const HAS_FLUSH = typeof nodeModule.flushCompileCache === 'function';
 const NO_CACHE = !HAS_CACHE && `Node ${process.version} has no module compile cache`;
 const UID = process.getuid();
 
@@ -113,5 +114,19 @@ test('on a Node without the cache, workers get no folder and none is made', { sk
   const { master, seen } = await start(t, { TMPDIR: tmp });
   assert.equal(seen.env, null);
   assert.deepEqual(fs.readdirSync(tmp), []);
+  await stop(master);
+});
+
+test('a retiring worker without a SIGTERM handler writes what it compiled to the cache', { skip: !HAS_FLUSH && `Node ${process.version} has no module.flushCompileCache()` }, async (t) => {
+  const folder = path.join(tempDir(t), 'cache');
+  // A mode the fixture does not know: a plain server, no SIGTERM handler, so the signal ends
+  // the worker and Node's own write at exit never happens.
+  const { master, seen } = await start(t, { MASTER_PROCESS_COMPILE_CACHE: folder, FIXTURE_MODE: 'no-sigterm-handler' });
+  const files = () => fs.readdirSync(folder, { recursive: true }).filter((f) => fs.statSync(path.join(folder, f)).isFile());
+  assert.deepEqual(files(), [], 'nothing is written while the worker serves');
+  master.signal('SIGHUP');
+  const [exit] = await master.waitEvent('worker-exit', (e) => e.pid === seen.pid);
+  assert.equal(exit.signal, 'SIGTERM');
+  assert.ok(files().length > 0, 'the retired worker wrote its compiled modules');
   await stop(master);
 });

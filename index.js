@@ -7,7 +7,7 @@ const cluster = /** @type {import('node:cluster').Cluster} */ (/** @type {unknow
 const fs = require('node:fs');
 const path = require('node:path');
 const { EventEmitter } = require('node:events');
-const protocol = require('./lib/protocol.js');
+const { PROTOCOL: protocol } = require('./lib/node-internals.js');
 const { dispatch } = require('./lib/commands.js');
 
 const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGUSR2'];

@@ -13,7 +13,8 @@
 const cluster = require('node:cluster');
 const net = require('node:net');
 const internals = require('./lib/node-internals.js');
-const protocol = require('./lib/protocol.js');
+
+const protocol = internals.PROTOCOL;
 
 const IDLE_GRACE_MS = 1000;
 const netClose = net.Server.prototype.close;

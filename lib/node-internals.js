@@ -1,7 +1,8 @@
 'use strict';
 // Every Node internal the drain module (worker-drain.js) relies on, in one place, each checked
-// once per worker before the drain relies on it. What lives in modules a worker loads anyway
-// (net, diagnostics_channel, the IPC channel) is checked at start-up; what lives in node:http
+// once per worker before the drain relies on it; and the drain protocol's message names,
+// which rely on one of them. What lives in modules a worker loads anyway (net,
+// diagnostics_channel, the IPC channel) is checked at start-up; what lives in node:http
 // is checked when the first HTTP(S) server listens, because http is loaded by then (loading
 // http or https at start would add about 3 ms to every worker's start-up). Each check costs
 // microseconds, keeps nothing, and none runs per request. A failed check names what is
@@ -21,6 +22,22 @@ const MISSING = {
 };
 
 const REQUEST_START = 'http.server.request.start';
+
+/**
+ * The drain protocol between the master and the modules preloaded into workers. An IPC
+ * message whose `cmd` starts with NODE_ is emitted as 'internalMessage' (the internal checked
+ * below), so the app's process.on('message') never sees these. Kept here rather than in a
+ * file of their own: every file a worker preloads adds to each worker's start.
+ */
+const PROTOCOL = Object.freeze({
+  DRAIN: 'NODE_MASTER_PROCESS_DRAIN',
+  DRAINED: 'NODE_MASTER_PROCESS_DRAINED',
+  SETTLE: 'NODE_MASTER_PROCESS_SETTLE',
+  SETTLED: 'NODE_MASTER_PROCESS_SETTLED',
+  // A server listens on an inherited socket (socket activation): cluster does not tell the
+  // primary of such a listen, so the worker does.
+  LISTENING: 'NODE_MASTER_PROCESS_LISTENING',
+});
 
 function noop() {}
 
@@ -172,6 +189,7 @@ function hasKeepAliveField(http) {
 }
 
 module.exports = {
+  PROTOCOL,
   MISSING,
   checkAtStart,
   checkHttp,

@@ -34,6 +34,7 @@
 //   BENCH_LATENCY_SAMPLES 20/5  BENCH_IDLE_SECONDS 30/5  BENCH_IDLE_WORKERS 4
 //   BENCH_LATENCY_DRAIN_OFF=1  latency: also master-process with MASTER_PROCESS_DRAIN=off (no
 //                              worker preload), to isolate what the preload costs a reload
+//   BENCH_LATENCY_CACHE_OFF=1  latency: also master-process with MASTER_PROCESS_COMPILE_CACHE=off
 //   BENCH_TRACE=1  latency: also time each stage (signal, fork, worker start-up, listen, first
 //                  request) in the apps, on the monotonic clock; adds a table and `breakdown`,
 //                  with the CPU time the primary used from SIGHUP to the first new response
@@ -93,6 +94,7 @@ const S = {
     ['failures', 'throughput', 'latency', 'real', 'idle'], list),
   trace: setting('BENCH_TRACE', false, false, (v) => v === '1' || v === 'true'),
   latencyDrainOff: setting('BENCH_LATENCY_DRAIN_OFF', false, false, (v) => v === '1' || v === 'true'),
+  latencyCacheOff: setting('BENCH_LATENCY_CACHE_OFF', false, false, (v) => v === '1' || v === 'true'),
 };
 
 const started = performance.now();
@@ -121,6 +123,7 @@ const OURS = { name: 'master-process', module: ROOT, events: true, version: read
 // The same with MASTER_PROCESS_DRAIN=off: old workers get SIGTERM once replaced, no drain.
 // A check that the clients do see failures (BENCH_WITH_DRAIN_OFF=1).
 const DRAIN_OFF = { ...OURS, name: 'master-process, drain off', env: { MASTER_PROCESS_DRAIN: 'off' } };
+const CACHE_OFF = { ...OURS, name: 'master-process, compile cache off', env: { MASTER_PROCESS_COMPILE_CACHE: 'off' } };
 // The latency baseline: a plain `cluster` primary that forks a new generation on SIGHUP.
 const PLAIN_CLUSTER_FORK = { name: 'plain cluster fork', script: PLAIN_FORK, events: false };
 
@@ -464,7 +467,8 @@ async function throughputPhase() {
 
 /**
  * Unloaded reloads probed open-loop (a new connection every 1 ms), interleaved with the plain
- * cluster fork baseline and bare starts.
+ * cluster fork baseline and bare starts: one reload of each side per round, in an order that
+ * rotates each round.
  */
 async function latencyPhase(reloaders) {
   const traceEnv = S.trace ? { BENCH_TRACE: '1' } : {};
@@ -474,12 +478,14 @@ async function latencyPhase(reloaders) {
   const bareStages = { bare: [], barePreload: [] };
   const masters = [];
   try {
-    for (const reloader of [...reloaders, ...(S.latencyDrainOff ? [DRAIN_OFF] : []), PLAIN_CLUSTER_FORK]) {
+    const extra = [...(S.latencyCacheOff ? [CACHE_OFF] : []), ...(S.latencyDrainOff ? [DRAIN_OFF] : [])];
+    for (const reloader of [...reloaders, ...extra, PLAIN_CLUSTER_FORK]) {
       masters.push(await startMaster({ reloader, workers: S.workers, delayMs: S.delayMs, env: { ...reloader.env, ...traceEnv } }));
       out[reloader.name] = { first: [], done: [], gone: [], stages: [] };
     }
     for (let i = 0; i < S.latencySamples; i++) {
-      for (const master of masters) {
+      // The order rotates each round, so that no side always comes first (or right after the bare starts).
+      for (const master of masters.map((_, k) => masters[(i + k) % masters.length])) {
         const generation = master.generation() + 1;
         const from = master.records.length;
         const probing = probeUntil(master.port, (r) => r.ok && Number(r.body) >= generation);

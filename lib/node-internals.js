@@ -121,7 +121,7 @@ function routeListen(route) {
  * is.
  */
 function listenOnOwnDescriptor(server, netListen, fd, callback) {
-  const cluster = require('node:cluster');
+  const cluster = settableCluster();
   const was = cluster.isPrimary;
   cluster.isPrimary = true;
   try {
@@ -131,9 +131,14 @@ function listenOnOwnDescriptor(server, netListen, fd, callback) {
   }
 }
 
+/** node:cluster, whose isPrimary (read-only in its types) is set for a moment above. */
+function settableCluster() {
+  return /** @type {{ isPrimary: boolean }} */ (/** @type {unknown} */ (require('node:cluster')));
+}
+
 /** Whether cluster's isPrimary can be set for a moment (listenOnOwnDescriptor needs it). */
 function checkOwnDescriptor() {
-  const cluster = require('node:cluster');
+  const cluster = settableCluster();
   const was = cluster.isPrimary;
   try {
     cluster.isPrimary = !was;

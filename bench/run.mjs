@@ -41,6 +41,9 @@
 //                  and the CPU time the worker that answered it used since it started (CPU
 //                  time is far less disturbed than wall time by other work on the machine)
 //   BENCH_REAL_SAMPLES 20/5  rounds of the real-app phase
+//   BENCH_REAL_PROBE_MS 5  the real-app phase probes with a new connection every 5 ms: the old
+//                          workers answer each probe through express, and every 1 ms would
+//                          keep them busy for about 60 % of a core during the reload
 //   BENCH_PHASES failures,throughput,latency,real,idle
 //   BENCH_BASELINE_MODULE  path of a 4.x-compatible module to run as the baseline (default:
 //                          `master-process-4` from bench/node_modules, if installed)
@@ -88,6 +91,7 @@ const S = {
   throughputDrainOff: setting('BENCH_THROUGHPUT_DRAIN_OFF', false, false, (v) => v === '1' || v === 'true'),
   latencySamples: setting('BENCH_LATENCY_SAMPLES', 20, 5),
   realSamples: setting('BENCH_REAL_SAMPLES', 20, 5),
+  realProbeMs: setting('BENCH_REAL_PROBE_MS', 5, 5),
   idleSeconds: setting('BENCH_IDLE_SECONDS', 30, 5),
   idleWorkers: setting('BENCH_IDLE_WORKERS', 4, 4),
   phases: setting('BENCH_PHASES', ['failures', 'throughput', 'latency', 'real', 'idle'],
@@ -621,7 +625,8 @@ async function realAppPhase(reloaders) {
         const { master } = side;
         const generation = master.generation() + 1;
         const from = master.records.length;
-        const probing = probeUntil(master.port, (res) => res.ok && Number(res.body) >= generation);
+        const probing = probeUntil(master.port, (res) => res.ok && Number(res.body) >= generation,
+          { intervalMs: S.realProbeMs });
         probing.catch(() => {}); // awaited below, unless the reload fails first
         const cpu0 = S.trace ? schedNs(master.pid) : 0;
         let cpu1 = null;
@@ -647,7 +652,7 @@ async function realAppPhase(reloaders) {
         const app = new Proc(APP, { PORT: String(port), BENCH_DELAY_MS: String(S.delayMs), ...appEnv, BENCH_TRACE: '0', ...env },
           { quiet: true });
         try {
-          bare[name].push((await probeUntil(port, (res) => res.ok)) - t0);
+          bare[name].push((await probeUntil(port, (res) => res.ok, { intervalMs: S.realProbeMs })) - t0);
         } finally {
           app.signal('SIGKILL');
           await app.exit;
@@ -665,6 +670,7 @@ async function realAppPhase(reloaders) {
     app: 'express + @aws-sdk/client-s3 (bench/apps/real-app.js)',
     versions: Object.fromEntries(REAL_PACKAGES.map((name) => [name, readVersion(path.join(BENCH, 'node_modules', name))])),
     samples: S.realSamples,
+    probeMs: S.realProbeMs,
     workers: S.workers,
     nodeHasCompileCache: NODE_HAS_COMPILE_CACHE,
     sides: {},
@@ -907,7 +913,7 @@ function render(result) {
   else if (result.realApp) {
     const r = result.realApp;
     out.push('', `Reload with a real app (${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}, ` +
-      `loaded at start; ${r.workers} workers, no load; ${r.samples} rounds, one reload of each side per round in ` +
+      `loaded at start; ${r.workers} workers, no load but a probe every ${r.probeMs} ms; ${r.samples} rounds, one reload of each side per round in ` +
       'rotated order after a warm-up reload each; medians; ratio = median of the per-round ratios to the plain fork)');
     if (!r.nodeHasCompileCache) out.push(`(Node ${process.version} has no module compile cache: "master-process" runs without it too)`);
     out.push(table(['', 'SIGHUP->1st new resp', 'ratio to plain fork', 'ratio p25-p75'],

@@ -24,6 +24,7 @@ const sockets = new Map(); // socket of an http(s) server -> requests in flight 
 let draining = false;
 let reported = false;
 let oldWay = false; // a check failed: no drain, SIGTERM then SIGKILL as in 4.x
+let sawHttp = false; // an HTTP(S) server was tracked
 let httpChecked = false;
 
 function stopListening(server) {
@@ -77,10 +78,9 @@ function track(server) {
   // the socket HTTP reads from: the TLS socket for https.
   const isHttp = typeof server.closeIdleConnections === 'function';
   const isTls = typeof server.setSecureContext === 'function';
-  if (isHttp && !httpChecked) {
-    httpChecked = true; // node:http is loaded now: check what the drain uses of it, once
-    const missing = internals.checkHttp();
-    if (missing.length > 0) retireTheOldWay(missing);
+  if (isHttp) {
+    sawHttp = true;
+    if (draining) checkHttpOnce(); // a server that came while draining
   }
   if (isHttp && isTls) server.on('secureConnection', onConnection);
   else if (isHttp) server.on('connection', onConnection);
@@ -130,7 +130,20 @@ function exitAfterOwnSigtermHandler() {
   process.once('SIGTERM', () => setImmediate(() => cluster.worker?.isConnected() && cluster.worker.disconnect()));
 }
 
+/**
+ * Check what the drain uses of node:http, once, when it is first needed: at the first drain
+ * request of a worker with an HTTP(S) server (http is loaded by then). Not at its listen:
+ * the checks take about 1 ms, and a listen is on the way to the worker's first response.
+ */
+function checkHttpOnce() {
+  if (httpChecked || !sawHttp) return;
+  httpChecked = true;
+  const missing = internals.checkHttp();
+  if (missing.length > 0) retireTheOldWay(missing);
+}
+
 function drain() {
+  checkHttpOnce();
   if (oldWay) return drainedAtOnce();
   if (draining) return check();
   draining = true;

@@ -3,9 +3,10 @@
 // once per worker before the drain relies on it; and the drain protocol's message names,
 // which rely on one of them. What lives in modules a worker loads anyway (net,
 // diagnostics_channel, the IPC channel) is checked at start-up; what lives in node:http
-// is checked when the first HTTP(S) server listens, because http is loaded by then (loading
-// http or https at start would add about 3 ms to every worker's start-up). Each check costs
-// microseconds, keeps nothing, and none runs per request. A failed check names what is
+// is checked when a worker with an HTTP(S) server is first asked to drain, because http is
+// loaded by then (loading http or https at start would add about 3 ms to every worker's
+// start-up) and those checks take about 1 ms, which is kept off the way to the worker's first
+// response. The checks keep nothing, and none runs per request. A failed check names what is
 // missing; worker-drain.js then retires the worker the 4.x way instead of misbehaving.
 
 const net = require('node:net');
@@ -151,8 +152,9 @@ function checkOwnDescriptor() {
 }
 
 /**
- * The checks of node:http, run when the first HTTP(S) server listens (http is loaded by then;
- * for an https-only app, requiring node:http on top of https costs about 0.1 ms, once).
+ * The checks of node:http, run at the first drain request of a worker with an HTTP(S) server
+ * (http is loaded by then; for an https-only app, requiring node:http on top of https costs
+ * about 0.1 ms, once).
  * Returns what is missing.
  *
  * - socket._httpMessage: http's own ServerResponse#assignSocket, which the server calls to

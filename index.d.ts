@@ -50,6 +50,12 @@ export interface Options {
    * `master-process-<uid>/` in the temp directory.
    */
   controlSocket?: string | 'off';
+  /**
+   * `MASTER_PROCESS_COMPILE_CACHE`: the workers' module compile cache (`NODE_COMPILE_CACHE`,
+   * Node 22.1 and later): `'on'` (a per-user folder in `$XDG_CACHE_HOME` or the temp folder),
+   * `'off'`, or an absolute path to a folder. The user's own `NODE_COMPILE_CACHE` wins. Default `'on'`.
+   */
+  compileCache?: boolean | 'on' | 'off' | string;
 }
 
 export interface WorkerInfo {

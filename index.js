@@ -7,7 +7,7 @@ const cluster = /** @type {import('node:cluster').Cluster} */ (/** @type {unknow
 const fs = require('node:fs');
 const path = require('node:path');
 const { EventEmitter } = require('node:events');
-const protocol = require('./lib/protocol.js');
+const { PROTOCOL: protocol } = require('./lib/node-internals.js');
 const { dispatch } = require('./lib/commands.js');
 const { watchHandoffs } = require('./lib/handoff.js');
 
@@ -235,6 +235,7 @@ function glue(master, startCwd, inheritedEnv) {
     };
     for (const name of hiddenEnv) env[name] = undefined; // cluster.fork leaves these out
     if (inheritedEnv !== undefined) env.MASTER_PROCESS_INHERITED = inheritedEnv;
+    if (command.compileCache !== undefined) env.NODE_COMPILE_CACHE = command.compileCache;
     let worker;
     try {
       worker = cluster.fork(env);

@@ -16,7 +16,8 @@
 const cluster = require('node:cluster');
 const net = require('node:net');
 const internals = require('./lib/node-internals.js');
-const protocol = require('./lib/protocol.js');
+
+const protocol = internals.PROTOCOL;
 
 const IDLE_GRACE_MS = 1000;
 const netClose = net.Server.prototype.close;
@@ -29,6 +30,7 @@ let leaveUpgraded = false; // the app has a retire callback: its WebSockets are 
 let draining = false;
 let reported = false;
 let oldWay = false; // a check failed: no drain, SIGTERM then SIGKILL as in 4.x
+let sawHttp = false; // an HTTP(S) server was tracked
 let httpChecked = false;
 
 function stopListening(server) {
@@ -82,10 +84,9 @@ function track(server) {
   // the socket HTTP reads from: the TLS socket for https.
   const isHttp = typeof server.closeIdleConnections === 'function';
   const isTls = typeof server.setSecureContext === 'function';
-  if (isHttp && !httpChecked) {
-    httpChecked = true; // node:http is loaded now: check what the drain uses of it, once
-    const missing = internals.checkHttp();
-    if (missing.length > 0) retireTheOldWay(missing);
+  if (isHttp) {
+    sawHttp = true;
+    if (draining) checkHttpOnce(); // a server that came while draining
   }
   if (isHttp && isTls) server.on('secureConnection', onConnection);
   else if (isHttp) server.on('connection', onConnection);
@@ -162,7 +163,20 @@ function exitAfterOwnSigtermHandler() {
   process.once('SIGTERM', () => setImmediate(() => cluster.worker?.isConnected() && cluster.worker.disconnect()));
 }
 
+/**
+ * Check what the drain uses of node:http, once, when it is first needed: at the first drain
+ * request of a worker with an HTTP(S) server (http is loaded by then). Not at its listen:
+ * the checks take about 1 ms, and a listen is on the way to the worker's first response.
+ */
+function checkHttpOnce() {
+  if (httpChecked || !sawHttp) return;
+  httpChecked = true;
+  const missing = internals.checkHttp();
+  if (missing.length > 0) retireTheOldWay(missing);
+}
+
 function drain() {
+  checkHttpOnce();
   if (oldWay) return drainedAtOnce();
   if (draining) return check();
   draining = true;
@@ -196,7 +210,21 @@ function check() {
 function report() {
   if (reported) return;
   reported = true;
+  persistCompileCache();
   internals.sendInternal({ cmd: protocol.DRAINED });
+}
+
+/**
+ * Write what this worker compiled to the module compile cache (NODE_COMPILE_CACHE), so the
+ * next generation starts from it: Node writes it only at a normal exit, and a worker without
+ * a SIGTERM handler ends by the signal. Done once nothing is in flight, before the master
+ * signals. Node 22.10 and later; a no-op without a cache folder.
+ */
+function persistCompileCache() {
+  const nodeModule = require('node:module');
+  if (typeof nodeModule.flushCompileCache === 'function' && nodeModule.getCompileCacheDir?.()) {
+    nodeModule.flushCompileCache();
+  }
 }
 
 /**

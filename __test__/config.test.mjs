@@ -17,6 +17,12 @@ const BAD = [
   { env: { MAX_MEMORY_ALLOWED_MB: 'lots' }, name: 'MAX_MEMORY_ALLOWED_MB', value: 'lots', accepted: /whole number/ },
   { env: { MASTER_PROCESS_READY: 'maybe' }, name: 'MASTER_PROCESS_READY', value: 'maybe', accepted: /listening.*message/ },
   {
+    env: { MASTER_PROCESS_COMPILE_CACHE: 'cache' },
+    name: 'MASTER_PROCESS_COMPILE_CACHE',
+    value: 'cache',
+    accepted: /on, off.*absolute path/,
+  },
+  {
     env: { FIXTURE_OPTIONS: JSON.stringify({ wrokers: 2 }) },
     name: 'wrokers',
     value: '2',
@@ -79,6 +85,7 @@ test('every setting given as an empty string means unset: the master starts with
       'MASTER_PROCESS_RELOAD_BATCH',
       'MASTER_PROCESS_MAX_CRASHES',
       'MASTER_PROCESS_MAX_THROTTLE',
+      'MASTER_PROCESS_COMPILE_CACHE',
     ].map((name) => [name, '']),
   );
   const { master } = await startAndStop(t, empty);

@@ -134,12 +134,12 @@ test('on this Node, no worker prints a line about missing internals, from start 
   assert.equal(master.records('WORKER listening').length, 2);
 });
 
-// A Node whose `what` is broken, found at start or when the first server listens: the worker
+// A Node whose `what` is broken, found at start or at the first drain request: the worker
 // says so once, and a reload retires it with SIGTERM at once (it answers the drain request
 // without draining).
 for (const [what, missing, when] of [
   ['listen', MISSING.listen, 'at start'],
-  ['assign-socket', MISSING.httpMessage, 'when its server listens'],
+  ['assign-socket', MISSING.httpMessage, 'when first asked to drain'],
 ]) {
   test(`${what} broken: each worker says once, ${when}, that this Node lacks ${missing}`, async (t) => {
     const { master, worker } = await serving(t, lacking(what));

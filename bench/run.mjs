@@ -10,6 +10,14 @@
 //               Node `cluster` primary (bench/apps/plain-cluster-fork.js, as many workers)
 //               that forks a new generation on SIGHUP: what cluster itself costs (medians).
 //               BENCH_TRACE=1 adds a breakdown of where the time goes (TRACE lines).
+//   real        the same SIGHUP -> first new response with a real app (bench/apps/real-app.js:
+//               express and the AWS SDK's S3 client, installed by `npm --prefix bench
+//               install`; skipped with a message when they are not): master-process with its
+//               compile cache (a fresh folder per run), master-process with it off, 4.x when
+//               installed, and the plain cluster fork, one reload of each per round in
+//               rotated order after a warm-up reload each; ratios to the plain fork are
+//               medians of the per-round ratios. Also a bare `node app.js` of the real app,
+//               without and (Node 22.1+) with the warm cache.
 //   idle        master RSS and CPU over BENCH_IDLE_SECONDS idle, 4 workers, monitoring on.
 // Prints one table (stdout), then one JSON line (the last line of stdout); progress goes to
 // stderr. `--quick` (or BENCH_QUICK=1) runs small counts. Every process it starts is killed
@@ -26,9 +34,17 @@
 //   BENCH_LATENCY_SAMPLES 20/5  BENCH_IDLE_SECONDS 30/5  BENCH_IDLE_WORKERS 4
 //   BENCH_LATENCY_DRAIN_OFF=1  latency: also master-process with MASTER_PROCESS_DRAIN=off (no
 //                              worker preload), to isolate what the preload costs a reload
+//   BENCH_LATENCY_CACHE_OFF=1  latency: also master-process with MASTER_PROCESS_COMPILE_CACHE=off
 //   BENCH_TRACE=1  latency: also time each stage (signal, fork, worker start-up, listen, first
-//                  request) in the apps, on the monotonic clock; adds a table and `breakdown`
-//   BENCH_PHASES failures,throughput,latency,idle
+//                  request) in the apps, on the monotonic clock; adds a table and `breakdown`,
+//                  with the CPU time the primary used from SIGHUP to the first new response
+//                  and the CPU time the worker that answered it used since it started (CPU
+//                  time is far less disturbed than wall time by other work on the machine)
+//   BENCH_REAL_SAMPLES 20/5  rounds of the real-app phase
+//   BENCH_REAL_PROBE_MS 5  the real-app phase probes with a new connection every 5 ms: the old
+//                          workers answer each probe through express, and every 1 ms would
+//                          keep them busy for about 60 % of a core during the reload
+//   BENCH_PHASES failures,throughput,latency,real,idle
 //   BENCH_BASELINE_MODULE  path of a 4.x-compatible module to run as the baseline (default:
 //                          `master-process-4` from bench/node_modules, if installed)
 import { execFileSync } from 'node:child_process';
@@ -38,7 +54,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startLoad } from './load-client.mjs';
 import { probeUntil, startRawLoad } from './raw-client.mjs';
-import { APPS, BENCH, Proc, alive, freePort, killAll, sleep, survivors, track, usage } from './procs.mjs';
+import { APPS, BENCH, Proc, alive, freePort, killAll, schedNs, sleep, survivors, track, usage } from './procs.mjs';
 
 const ROOT = path.resolve(BENCH, '..');
 const APP = path.join(APPS, 'app.js');
@@ -74,12 +90,15 @@ const S = {
   withDrainOff: setting('BENCH_WITH_DRAIN_OFF', false, false, (v) => v === '1' || v === 'true'),
   throughputDrainOff: setting('BENCH_THROUGHPUT_DRAIN_OFF', false, false, (v) => v === '1' || v === 'true'),
   latencySamples: setting('BENCH_LATENCY_SAMPLES', 20, 5),
+  realSamples: setting('BENCH_REAL_SAMPLES', 20, 5),
+  realProbeMs: setting('BENCH_REAL_PROBE_MS', 5, 5),
   idleSeconds: setting('BENCH_IDLE_SECONDS', 30, 5),
   idleWorkers: setting('BENCH_IDLE_WORKERS', 4, 4),
-  phases: setting('BENCH_PHASES', ['failures', 'throughput', 'latency', 'idle'],
-    ['failures', 'throughput', 'latency', 'idle'], list),
+  phases: setting('BENCH_PHASES', ['failures', 'throughput', 'latency', 'real', 'idle'],
+    ['failures', 'throughput', 'latency', 'real', 'idle'], list),
   trace: setting('BENCH_TRACE', false, false, (v) => v === '1' || v === 'true'),
   latencyDrainOff: setting('BENCH_LATENCY_DRAIN_OFF', false, false, (v) => v === '1' || v === 'true'),
+  latencyCacheOff: setting('BENCH_LATENCY_CACHE_OFF', false, false, (v) => v === '1' || v === 'true'),
 };
 
 const started = performance.now();
@@ -108,6 +127,7 @@ const OURS = { name: 'master-process', module: ROOT, events: true, version: read
 // The same with MASTER_PROCESS_DRAIN=off: old workers get SIGTERM once replaced, no drain.
 // A check that the clients do see failures (BENCH_WITH_DRAIN_OFF=1).
 const DRAIN_OFF = { ...OURS, name: 'master-process, drain off', env: { MASTER_PROCESS_DRAIN: 'off' } };
+const CACHE_OFF = { ...OURS, name: 'master-process, compile cache off', env: { MASTER_PROCESS_COMPILE_CACHE: 'off' } };
 // The latency baseline: a plain `cluster` primary that forks a new generation on SIGHUP.
 const PLAIN_CLUSTER_FORK = { name: 'plain cluster fork', script: PLAIN_FORK, events: false };
 
@@ -451,7 +471,8 @@ async function throughputPhase() {
 
 /**
  * Unloaded reloads probed open-loop (a new connection every 1 ms), interleaved with the plain
- * cluster fork baseline and bare starts.
+ * cluster fork baseline and bare starts: one reload of each side per round, in an order that
+ * rotates each round.
  */
 async function latencyPhase(reloaders) {
   const traceEnv = S.trace ? { BENCH_TRACE: '1' } : {};
@@ -461,16 +482,23 @@ async function latencyPhase(reloaders) {
   const bareStages = { bare: [], barePreload: [] };
   const masters = [];
   try {
-    for (const reloader of [...reloaders, ...(S.latencyDrainOff ? [DRAIN_OFF] : []), PLAIN_CLUSTER_FORK]) {
+    const extra = [...(S.latencyCacheOff ? [CACHE_OFF] : []), ...(S.latencyDrainOff ? [DRAIN_OFF] : [])];
+    for (const reloader of [...reloaders, ...extra, PLAIN_CLUSTER_FORK]) {
       masters.push(await startMaster({ reloader, workers: S.workers, delayMs: S.delayMs, env: { ...reloader.env, ...traceEnv } }));
       out[reloader.name] = { first: [], done: [], gone: [], stages: [] };
     }
     for (let i = 0; i < S.latencySamples; i++) {
-      for (const master of masters) {
+      // The order rotates each round, so that no side always comes first (or right after the bare starts).
+      for (const master of masters.map((_, k) => masters[(i + k) % masters.length])) {
         const generation = master.generation() + 1;
         const from = master.records.length;
         const probing = probeUntil(master.port, (r) => r.ok && Number(r.body) >= generation);
         probing.catch(() => {}); // awaited below, unless the reload fails first
+        const cpu0 = S.trace ? schedNs(master.pid) : 0;
+        let cpu1 = null;
+        probing.then(() => {
+          if (S.trace) cpu1 = schedNs(master.pid);
+        }, () => {});
         const r = await master.reload();
         const first = await probing;
         const samples = out[master.reloader.name];
@@ -479,7 +507,11 @@ async function latencyPhase(reloaders) {
         samples.done.push(r.tDone - r.tSighup);
         samples.gone.push((await r.gone) - r.tSighup);
         await sleep(S.reloadGapMs);
-        if (S.trace) samples.stages.push(traceStages(master.records.slice(from), toMono(r.tSighup), toMono(first), generation));
+        if (S.trace) {
+          const stages = traceStages(master.records.slice(from), toMono(r.tSighup), toMono(first), generation);
+          if (stages) stages.primaryCpuMs = cpu1 === null ? null : (cpu1 - cpu0) / 1e6;
+          samples.stages.push(stages);
+        }
       }
       // Bare `node app.js`, then the same with this package's worker preload (for the breakdown).
       for (const [samples, execArgv, stages] of [[bare, [], bareStages.bare],
@@ -539,6 +571,127 @@ async function latencyPhase(reloaders) {
   return result;
 }
 
+// ---------------------------------------------------------------------------- real app
+
+const REAL_PACKAGES = ['express', '@aws-sdk/client-s3'];
+const [NODE_MAJOR, NODE_MINOR] = process.versions.node.split('.').map(Number);
+const NODE_HAS_COMPILE_CACHE = NODE_MAJOR > 22 || (NODE_MAJOR === 22 && NODE_MINOR >= 1);
+
+/** Why the real app cannot run (its packages are not installed in bench/), or null. */
+function realAppMissing() {
+  const missing = REAL_PACKAGES.filter((name) => !fs.existsSync(path.join(BENCH, 'node_modules', name, 'package.json')));
+  return missing.length
+    ? `${missing.join(' and ')} not installed in bench/node_modules (install them with: npm --prefix bench install)`
+    : null;
+}
+
+/**
+ * SIGHUP -> first response from the new generation of the real app, side by side: one reload
+ * of each side per round, the order rotated each round, after one warm-up reload each (so
+ * the compile cache side has had a generation retire and write its cache, and every side
+ * has its files in the page cache). Ratios to the plain fork are per round, then the median.
+ */
+async function realAppPhase(reloaders) {
+  const missing = realAppMissing();
+  if (missing) {
+    progress(`real app skipped: ${missing}`);
+    return { skipped: missing };
+  }
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-bench-compile-cache-'));
+  const appEnv = { BENCH_APP: 'real', NODE_NO_WARNINGS: '1', ...(S.trace ? { BENCH_TRACE: '1' } : {}) };
+  const sides = [];
+  for (const reloader of reloaders) {
+    if (reloader === OURS) {
+      sides.push({ name: 'master-process', reloader, env: { MASTER_PROCESS_COMPILE_CACHE: cacheDir } });
+      sides.push({ name: 'master-process, compile cache off', reloader, env: { MASTER_PROCESS_COMPILE_CACHE: 'off' } });
+    } else sides.push({ name: reloader.name, reloader, env: {} });
+  }
+  sides.push({ name: PLAIN_CLUSTER_FORK.name, reloader: PLAIN_CLUSTER_FORK, env: {}, plain: true });
+  const bare = { 'bare node app.js, no cache': [], 'bare node app.js, warm compile cache': [] };
+  try {
+    for (const side of sides) {
+      side.master = await startMaster({ reloader: side.reloader, workers: S.workers, delayMs: S.delayMs,
+        env: { ...appEnv, ...side.env } });
+      side.first = [];
+      side.stages = [];
+      progress(`real app: ${side.name} warm-up reload`);
+      const r = await side.master.reload();
+      if (r.failed) throw new Error(`${side.name}: warm-up reload failed: ${r.failed}`);
+      await r.gone;
+    }
+    for (let i = 0; i < S.realSamples; i++) {
+      const order = sides.map((_, k) => sides[(i + k) % sides.length]);
+      for (const side of order) {
+        const { master } = side;
+        const generation = master.generation() + 1;
+        const from = master.records.length;
+        const probing = probeUntil(master.port, (res) => res.ok && Number(res.body) >= generation,
+          { intervalMs: S.realProbeMs });
+        probing.catch(() => {}); // awaited below, unless the reload fails first
+        const cpu0 = S.trace ? schedNs(master.pid) : 0;
+        let cpu1 = null;
+        probing.then(() => {
+          if (S.trace) cpu1 = schedNs(master.pid);
+        }, () => {});
+        const r = await master.reload();
+        if (r.failed) throw new Error(`${side.name}: reload failed during the real-app phase: ${r.failed}`);
+        const first = await probing;
+        side.first.push(first - r.tSighup);
+        await r.gone;
+        if (S.trace) {
+          const stages = traceStages(master.records.slice(from), toMono(r.tSighup), toMono(first), generation);
+          if (stages) stages.primaryCpuMs = cpu1 === null ? null : (cpu1 - cpu0) / 1e6;
+          side.stages.push(stages);
+        }
+        await sleep(S.reloadGapMs);
+      }
+      for (const [name, env] of [['bare node app.js, no cache', {}],
+        ...(NODE_HAS_COMPILE_CACHE ? [['bare node app.js, warm compile cache', { NODE_COMPILE_CACHE: cacheDir }]] : [])]) {
+        const port = await freePort();
+        const t0 = performance.now();
+        const app = new Proc(APP, { PORT: String(port), BENCH_DELAY_MS: String(S.delayMs), ...appEnv, BENCH_TRACE: '0', ...env },
+          { quiet: true });
+        try {
+          bare[name].push((await probeUntil(port, (res) => res.ok, { intervalMs: S.realProbeMs })) - t0);
+        } finally {
+          app.signal('SIGKILL');
+          await app.exit;
+        }
+        await sleep(S.reloadGapMs);
+      }
+      progress(`real app round ${i + 1}: ` + sides.map((side) => `${side.name} ${round(side.first.at(-1))}`).join(', ') + ' ms');
+    }
+  } finally {
+    for (const side of sides) if (side.master) await side.master.stop();
+    fs.rmSync(cacheDir, { recursive: true, force: true });
+  }
+  const plain = sides.find((side) => side.plain);
+  const out = {
+    app: 'express + @aws-sdk/client-s3 (bench/apps/real-app.js)',
+    versions: Object.fromEntries(REAL_PACKAGES.map((name) => [name, readVersion(path.join(BENCH, 'node_modules', name))])),
+    samples: S.realSamples,
+    probeMs: S.realProbeMs,
+    workers: S.workers,
+    nodeHasCompileCache: NODE_HAS_COMPILE_CACHE,
+    sides: {},
+  };
+  for (const side of sides) {
+    const ratios = side.first.map((v, i) => v / plain.first[i]);
+    out.sides[side.name] = {
+      firstNewResponseMsP50: round(median(side.first)),
+      ratioToPlainForkP50: round(median(ratios), 3),
+      ratioP25: round(quantile(ratios, 0.25), 3),
+      ratioP75: round(quantile(ratios, 0.75), 3),
+      firstMs: side.first.map((v) => round(v)),
+      ...(S.trace ? { breakdown: stageMedians(side.stages) } : {}),
+    };
+  }
+  for (const [name, values] of Object.entries(bare)) {
+    if (values.length) out.sides[name] = { firstResponseMsP50: round(median(values)), firstMs: values.map((v) => round(v)) };
+  }
+  return out;
+}
+
 // performance.now() and process.hrtime() (the apps' TRACE times) are both CLOCK_MONOTONIC.
 const MONO_OFFSET = Number(process.hrtime.bigint()) / 1e6 - performance.now();
 const toMono = (t) => t + MONO_OFFSET;
@@ -580,6 +733,7 @@ function traceStages(records, t0, tFirst, generation) {
     listenToFirstRequest: firsts.get(pid) - listens.get(pid),
     firstRequestToResponse: tFirst - firsts.get(pid),
     total: tFirst - t0,
+    workerCpuMs: at('first-request').find((r) => r.pid === pid)?.cpuMs ?? null,
     winnerForkIndex: fork ? forks.indexOf(fork) : null,
   };
 }
@@ -599,12 +753,17 @@ const STAGES = [
   ['total', 'total'],
 ];
 
+const CPU = [
+  ['primaryCpuMs', 'primary CPU, SIGHUP->1st new resp'],
+  ['workerCpuMs', 'answering worker CPU, start->1st req'],
+];
+
 /** Per stage: the median (the table), and in `means` the mean (means add up to the mean total). */
 function stageMedians(samples) {
   const ok = samples.filter(Boolean);
   const out = { samples: ok.length };
   const means = {};
-  for (const key of [...STAGES.map(([k]) => k), 'nodeBootstrap', 'listenToPrimaryListening']) {
+  for (const key of [...STAGES.map(([k]) => k), 'nodeBootstrap', 'listenToPrimaryListening', ...CPU.map(([k]) => k)]) {
     const values = ok.map((s) => s[key]).filter((v) => v !== null && v !== undefined);
     out[key] = values.length ? round(median(values), 2) : null;
     means[key] = values.length ? round(values.reduce((a, v) => a + v, 0) / values.length, 2) : null;
@@ -742,8 +901,33 @@ function render(result) {
         'node and V8 start-up; env->preloads: node\'s pre-execution (for a worker: IPC channel, cluster set-up); ' +
         'preloads->app.js: the --require modules (worker-drain.js) and loading app.js; app.js->listen: for a worker, ' +
         'the listen round trip to the primary; 1st req->resp: the handler\'s delay and the way back)');
+      out.push('', 'CPU time (BENCH_TRACE=1; medians, ms; the primary\'s from its threads\' schedstat, the worker\'s from ' +
+        'process.cpuUsage() at its first request)');
+      out.push(table(['', 'n', ...CPU.map(([, label]) => label)],
+        Object.entries(l.breakdown).map(([name, b]) => [name, b.samples,
+          ...CPU.map(([key]) => (b[key] === null ? null : b[key].toFixed(2)))])));
     }
   } else if (result.latency) out.push('', `Reload latency: ERROR ${result.latency.error.split('\n')[0]}`);
+  if (result.realApp?.skipped) out.push('', `Reload with a real app: skipped: ${result.realApp.skipped}`);
+  else if (result.realApp?.error) out.push('', `Reload with a real app: ERROR ${result.realApp.error.split('\n')[0]}`);
+  else if (result.realApp) {
+    const r = result.realApp;
+    out.push('', `Reload with a real app (${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}, ` +
+      `loaded at start; ${r.workers} workers, no load but a probe every ${r.probeMs} ms; ${r.samples} rounds, one reload of each side per round in ` +
+      'rotated order after a warm-up reload each; medians; ratio = median of the per-round ratios to the plain fork)');
+    if (!r.nodeHasCompileCache) out.push(`(Node ${process.version} has no module compile cache: "master-process" runs without it too)`);
+    out.push(table(['', 'SIGHUP->1st new resp', 'ratio to plain fork', 'ratio p25-p75'],
+      Object.entries(r.sides).map(([name, v]) => ('firstNewResponseMsP50' in v
+        ? [name, ms(v.firstNewResponseMsP50), v.ratioToPlainForkP50.toFixed(3), `${v.ratioP25.toFixed(2)}-${v.ratioP75.toFixed(2)}`]
+        : [`${name} (spawn->1st resp)`, ms(v.firstResponseMsP50), null, null]))));
+    if (S.trace) {
+      out.push('', 'Real app, where the time goes (BENCH_TRACE=1; medians, ms; as above)');
+      const rows = Object.entries(r.sides).filter(([, v]) => v.breakdown);
+      out.push(table(['', 'n', ...STAGES.map(([, label]) => label), ...CPU.map(([, label]) => label)],
+        rows.map(([name, { breakdown: b }]) => [name, b.samples,
+          ...[...STAGES, ...CPU].map(([key]) => (b[key] === null ? null : b[key].toFixed(2)))])));
+    }
+  }
   if (result.idle && !result.idle.error) {
     const i = result.idle;
     out.push('', `Master idle for ${i.seconds} s, ${i.workers} workers, monitoring ${i.monitoring}`);
@@ -822,6 +1006,10 @@ async function main() {
   if (S.phases.includes('latency')) {
     progress('reload latency');
     result.latency = await attempt('latency', () => latencyPhase(reloaders));
+  }
+  if (S.phases.includes('real')) {
+    progress('reload latency with a real app');
+    result.realApp = await attempt('real app', () => realAppPhase(reloaders));
   }
   if (S.phases.includes('idle')) {
     progress(`idle ${S.idleSeconds} s`);

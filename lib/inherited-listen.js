@@ -11,7 +11,8 @@
 // any other address is left as it was (cluster binds it as usual).
 
 const internals = require('./node-internals.js');
-const protocol = require('./protocol.js');
+
+const protocol = internals.PROTOCOL;
 
 const inherited = JSON.parse(process.env.MASTER_PROCESS_INHERITED || '[]');
 const ANY = new Set(['0.0.0.0', '::', '::0']);

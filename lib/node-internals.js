@@ -1,10 +1,12 @@
 'use strict';
 // Every Node internal the drain module (worker-drain.js) relies on, in one place, each checked
-// once per worker before the drain relies on it. What lives in modules a worker loads anyway
-// (net, diagnostics_channel, the IPC channel) is checked at start-up; what lives in node:http
-// is checked when the first HTTP(S) server listens, because http is loaded by then (loading
-// http or https at start would add about 3 ms to every worker's start-up). Each check costs
-// microseconds, keeps nothing, and none runs per request. A failed check names what is
+// once per worker before the drain relies on it; and the drain protocol's message names,
+// which rely on one of them. What lives in modules a worker loads anyway (net,
+// diagnostics_channel, the IPC channel) is checked at start-up; what lives in node:http
+// is checked when a worker with an HTTP(S) server is first asked to drain, because http is
+// loaded by then (loading http or https at start would add about 3 ms to every worker's
+// start-up) and those checks take about 1 ms, which is kept off the way to the worker's first
+// response. The checks keep nothing, and none runs per request. A failed check names what is
 // missing; worker-drain.js then retires the worker the 4.x way instead of misbehaving.
 
 const net = require('node:net');
@@ -22,6 +24,25 @@ const MISSING = {
 
 const REQUEST_START = 'http.server.request.start';
 
+/**
+ * The drain protocol between the master and the modules preloaded into workers. An IPC
+ * message whose `cmd` starts with NODE_ is emitted as 'internalMessage' (the internal checked
+ * below), so the app's process.on('message') never sees these. Kept here rather than in a
+ * file of their own: every file a worker preloads adds to each worker's start.
+ */
+const PROTOCOL = Object.freeze({
+  DRAIN: 'NODE_MASTER_PROCESS_DRAIN',
+  DRAINED: 'NODE_MASTER_PROCESS_DRAINED',
+  SETTLE: 'NODE_MASTER_PROCESS_SETTLE',
+  SETTLED: 'NODE_MASTER_PROCESS_SETTLED',
+  // A server listens on an inherited socket (socket activation): cluster does not tell the
+  // primary of such a listen, so the worker does.
+  LISTENING: 'NODE_MASTER_PROCESS_LISTENING',
+  // Liveness: the master asks, the worker's event loop answers (and says ALIVE once at start).
+  PING: 'NODE_MASTER_PROCESS_PING',
+  ALIVE: 'NODE_MASTER_PROCESS_ALIVE',
+});
+
 function noop() {}
 
 /**
@@ -36,11 +57,14 @@ function noop() {}
  * - socket._httpMessage is a plain field: no accessor anywhere on net.Socket's prototype chain
  *   (an accessor is how Node deprecates or moves a field, and reading it might warn).
  */
+/** @type {string[] | undefined} */
+let startChecked;
+
 function checkAtStart() {
   // Computed once, by the first preload that asks, before any of ours listens to
   // 'internalMessage' (a listener of ours would hide a Node that has none of its own).
-  checkAtStart.missing ??= missingAtStart();
-  return [...checkAtStart.missing];
+  startChecked ??= missingAtStart();
+  return [...startChecked];
 }
 
 function missingAtStart() {
@@ -111,7 +135,7 @@ function routeListen(route) {
  * is.
  */
 function listenOnOwnDescriptor(server, netListen, fd, callback) {
-  const cluster = require('node:cluster');
+  const cluster = settableCluster();
   const was = cluster.isPrimary;
   cluster.isPrimary = true;
   try {
@@ -121,9 +145,14 @@ function listenOnOwnDescriptor(server, netListen, fd, callback) {
   }
 }
 
+/** node:cluster, whose isPrimary (read-only in its types) is set for a moment above. */
+function settableCluster() {
+  return /** @type {{ isPrimary: boolean }} */ (/** @type {unknown} */ (require('node:cluster')));
+}
+
 /** Whether cluster's isPrimary can be set for a moment (listenOnOwnDescriptor needs it). */
 function checkOwnDescriptor() {
-  const cluster = require('node:cluster');
+  const cluster = settableCluster();
   const was = cluster.isPrimary;
   try {
     cluster.isPrimary = !was;
@@ -136,8 +165,9 @@ function checkOwnDescriptor() {
 }
 
 /**
- * The checks of node:http, run when the first HTTP(S) server listens (http is loaded by then;
- * for an https-only app, requiring node:http on top of https costs about 0.1 ms, once).
+ * The checks of node:http, run at the first drain request of a worker with an HTTP(S) server
+ * (http is loaded by then; for an https-only app, requiring node:http on top of https costs
+ * about 0.1 ms, once).
  * Returns what is missing.
  *
  * - socket._httpMessage: http's own ServerResponse#assignSocket, which the server calls to
@@ -179,6 +209,7 @@ function hasKeepAliveField(http) {
 }
 
 module.exports = {
+  PROTOCOL,
   MISSING,
   checkAtStart,
   checkHttp,

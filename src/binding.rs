@@ -5,16 +5,19 @@ use std::path::{Path, PathBuf};
 
 use napi::bindgen_prelude::Function;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Env;
 use napi::Status;
 use napi_derive::napi;
 
 use crate::config::{self, Caller, Config};
+use crate::core::compile_cache::{self, CachePlan, NodeVersion};
 use crate::core::{Event, NodeCommand, Notice, ScaleTo, Supervisor, WorkerMessage, MAX_WORKERS};
 use crate::error::Error;
 use crate::shell::activation::{self, Address, Inherited, ACTIVATION_VARS};
+use crate::shell::compile_cache::CompileCache;
 use crate::shell::control::{self, Request};
 use crate::shell::describe::note_json;
-use crate::shell::driver::Outbox;
+use crate::shell::driver::{Outbox, WorkerEnv};
 use crate::shell::notify::{NotifyEnv, MANAGER_ONLY};
 use crate::shell::status::About;
 use crate::shell::{host, log::Style, package::PackageWatch, signals, socket, Setup, Shell};
@@ -29,13 +32,15 @@ type CommandFn = ThreadsafeFunction<JsCommand, (), JsCommand, Status, false, fal
 pub enum JsCommand {
     /// `cluster.fork` worker `id` for `WORKER_INDEX` `index` of generation (`RELOAD_INDEX`)
     /// `generation`; `port` is `PORT` for its environment when given as an option; `env`
-    /// holds more variables for its environment.
+    /// holds more variables for its environment, and `compile_cache` its
+    /// `NODE_COMPILE_CACHE` folder, ready for it, when it gets one.
     Fork {
         id: u32,
         index: u32,
         generation: u32,
         port: Option<String>,
         env: HashMap<String, String>,
+        compile_cache: Option<String>,
     },
     /// Ask the worker's drain module to drain.
     Drain { id: u32 },
@@ -146,6 +151,8 @@ pub struct Master {
     config: Config,
     package: PathBuf,
     inherited: Vec<Inherited>,
+    compile_cache: CachePlan,
+    uid: u32,
     shell: Option<Shell>,
     control_path: Option<PathBuf>,
 }
@@ -171,6 +178,7 @@ impl Master {
     /// Throws `ERR_INVALID_CONFIG` naming the setting, the value and the accepted forms.
     #[napi(constructor)]
     pub fn new(
+        node: Env,
         options: HashMap<String, String>,
         package_json: String,
         cli: Option<bool>,
@@ -188,10 +196,27 @@ impl Master {
             Config::load_for(caller, &env, &options, &host::read_host()).map_err(Error::from)?;
         let inherited = activation::inherited(&env, std::process::id()).map_err(Error::from)?;
         leave_inherited_socket_alone(&mut config, &inherited);
+        let version = node
+            .get_node_version()
+            .map_err(|e| napi::Error::new(e.status.as_ref().to_string(), e.reason.clone()))?;
+        let facts = crate::shell::compile_cache::facts(
+            &env,
+            NodeVersion {
+                major: version.major,
+                minor: version.minor,
+                patch: version.patch,
+            },
+        );
+        let plan = compile_cache::plan(&config.compile_cache, &facts);
+        if let CachePlan::Off(why) = &plan {
+            config.notes.push(format!("compile cache: {why}"));
+        }
         Ok(Master {
             config,
             package: PathBuf::from(package_json),
             inherited,
+            compile_cache: plan,
+            uid: facts.uid,
             shell: None,
             control_path: None,
         })
@@ -268,6 +293,7 @@ impl Master {
             control,
             warnings,
             about,
+            compile_cache: CompileCache::new(self.compile_cache.clone(), self.uid),
         };
         self.shell = Some(Shell::start(setup)?);
         self.control_path = control_path;
@@ -488,7 +514,11 @@ struct JsOutbox {
 
 impl Outbox for JsOutbox {
     fn send(&self, command: NodeCommand) {
-        let js = self.convert(command);
+        self.fork(command, WorkerEnv::default());
+    }
+
+    fn fork(&self, command: NodeCommand, env: WorkerEnv) {
+        let js = self.convert(command, env);
         self.tsfn.call(js, ThreadsafeFunctionCallMode::NonBlocking);
     }
 
@@ -499,7 +529,8 @@ impl Outbox for JsOutbox {
 }
 
 impl JsOutbox {
-    fn convert(&self, command: NodeCommand) -> JsCommand {
+    /// `env` is what the shell adds to a `Fork`'s worker (nothing for other commands).
+    fn convert(&self, command: NodeCommand, env: WorkerEnv) -> JsCommand {
         match command {
             NodeCommand::Fork {
                 id,
@@ -511,6 +542,7 @@ impl JsOutbox {
                 generation,
                 port: self.port.clone(),
                 env: self.env.clone(),
+                compile_cache: env.compile_cache.map(|p| p.display().to_string()),
             },
             NodeCommand::Drain { id } => JsCommand::Drain { id },
             NodeCommand::Settle { id } => JsCommand::Settle { id },

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::core::compile_cache::CacheSetting;
 use crate::core::{Limits, Policy, ReadyOn, Swap, MAX_WORKERS};
 use crate::duration::parse_duration;
 
@@ -70,6 +71,8 @@ pub struct Config {
     pub worker_env: Vec<(String, String)>,
     /// Lines worth logging at start (e.g. a default derived from a cgroup limit).
     pub notes: Vec<String>,
+    /// `MASTER_PROCESS_COMPILE_CACHE`: the workers' module compile cache.
+    pub compile_cache: CacheSetting,
 }
 
 /// One setting: its option name, its environment names (first is canonical), a short flag
@@ -228,6 +231,12 @@ const SETTINGS: &[Setting] = &[
         short: None,
         help: "path of the control socket, or off; default <pid>.sock in a directory only this user can enter",
     },
+    Setting {
+        option: "compileCache",
+        env: &["MASTER_PROCESS_COMPILE_CACHE"],
+        short: None,
+        help: "on, off or an absolute folder: the workers' module compile cache (Node 22.1+); default on",
+    },
 ];
 
 /// The raw value of a setting and the name to blame if it is bad.
@@ -364,6 +373,7 @@ impl Config {
             worker_env: worker_env(env),
             control,
             notes,
+            compile_cache: compile_cache(&src)?,
         })
     }
 }
@@ -410,6 +420,11 @@ impl Config {
             "maxCrashes": p.max_crashes,
             "maxThrottle": ms(p.max_throttle),
             "controlSocket": control,
+            "compileCache": match &self.compile_cache {
+                CacheSetting::On => "on".to_string(),
+                CacheSetting::Off => "off".to_string(),
+                CacheSetting::Folder(path) => path.display().to_string(),
+            },
         })
     }
 }
@@ -556,10 +571,14 @@ fn switch(src: &Sources, option: &str, default: bool) -> Result<bool, ConfigErro
     let Some(raw) = src.get(option) else {
         return Ok(default);
     };
-    match raw.value.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "on" | "yes" => Ok(true),
-        "0" | "false" | "off" | "no" => Ok(false),
-        _ => Err(bad(&raw, "on or off (also true/false, yes/no, 1/0)")),
+    on_off(&raw.value).ok_or_else(|| bad(&raw, "on or off (also true/false, yes/no, 1/0)"))
+}
+
+fn on_off(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Some(true),
+        "0" | "false" | "off" | "no" => Some(false),
+        _ => None,
     }
 }
 
@@ -593,6 +612,26 @@ fn worker_env(env: &HashMap<String, String>) -> Vec<(String, String)> {
         }
         _ => Vec::new(),
     }
+}
+
+/// `on`, `off` (as a switch reads them) or an absolute path to a folder.
+fn compile_cache(src: &Sources) -> Result<CacheSetting, ConfigError> {
+    let Some(raw) = src.get("compileCache") else {
+        return Ok(CacheSetting::On);
+    };
+    match on_off(&raw.value) {
+        Some(true) => return Ok(CacheSetting::On),
+        Some(false) => return Ok(CacheSetting::Off),
+        None => {}
+    }
+    let path = PathBuf::from(&raw.value);
+    if path.is_absolute() && !raw.value.contains('\0') {
+        return Ok(CacheSetting::Folder(path));
+    }
+    Err(bad(
+        &raw,
+        "on, off (also true/false, yes/no, 1/0) or an absolute path to a folder",
+    ))
 }
 
 /// 1200 MB on 64-bit, 450 MB on 32-bit, or a fair share of a smaller cgroup limit.

@@ -7,13 +7,16 @@
 //    serves HTTP.
 //  - bare, `node app.js`: serves HTTP, no cluster at all.
 // Every response's body is the worker's RELOAD_INDEX, sent after BENCH_DELAY_MS (default 5).
+// BENCH_APP=real serves it through real-app.js (express and the AWS SDK's S3 client loaded
+// at start, as a real service would) instead of a bare http handler.
 // BENCH_STYLE=close-on-term closes the server on SIGTERM; otherwise there is no SIGTERM
 // handler at all. A worker prints `WORKER <json>` once it listens.
 // BENCH_TRACE=1 (the latency breakdown) adds `TRACE <json>` lines with CLOCK_MONOTONIC times
 // in ms (process.hrtime, comparable across processes): in the primary, its own SIGHUP
 // listener, every cluster.fork() call (start, end) and cluster 'listening'; in a worker (or a
 // bare app), its process start, node's start-up marks, the start of its preloads (when
-// trace-preload.js is preloaded first), app.js running, listen, first request.
+// trace-preload.js is preloaded first), app.js running, listen, first request (with the CPU
+// time the process has used so far).
 const appStart = process.hrtime.bigint();
 const TRACE = process.env.BENCH_TRACE === '1';
 const cluster = require('node:cluster');
@@ -68,17 +71,23 @@ if (TRACE) {
 const reload = process.env.RELOAD_INDEX || '0';
 const delay = Number(process.env.BENCH_DELAY_MS ?? 5);
 let firstRequest = TRACE;
+const handler = process.env.BENCH_APP === 'real'
+  ? require('./real-app.js')({ body: reload, delayMs: delay })
+  : (req, res) => {
+    const reply = () => {
+      res.setHeader('content-type', 'text/plain');
+      res.end(reload);
+    };
+    if (delay > 0) setTimeout(reply, delay);
+    else reply();
+  };
 const server = http.createServer((req, res) => {
   if (firstRequest) {
     firstRequest = false;
-    trace({ at: 'first-request', t: mono() });
+    const { user, system } = process.cpuUsage(); // every thread of this process since it started
+    trace({ at: 'first-request', t: mono(), cpuMs: (user + system) / 1000 });
   }
-  const reply = () => {
-    res.setHeader('content-type', 'text/plain');
-    res.end(reload);
-  };
-  if (delay > 0) setTimeout(reply, delay);
-  else reply();
+  handler(req, res);
 });
 if (process.env.BENCH_STYLE === 'close-on-term') process.on('SIGTERM', () => server.close());
 server.listen(Number(process.env.PORT), '127.0.0.1', () => {

@@ -2,6 +2,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::{Caller, Config, ConfigError, ControlSocket, HostFacts};
+use crate::core::compile_cache::CacheSetting;
 use crate::core::{ReadyOn, Swap};
 
 const HOST: HostFacts = HostFacts {
@@ -290,4 +291,33 @@ fn settings_in_force_name_every_option_in_forms_init_accepts() {
         again.policy, c.policy,
         "fed back as options, the same policy"
     );
+}
+
+#[test]
+fn compile_cache_is_on_by_default_off_by_switch_or_an_absolute_folder() {
+    let cache = |v| env(&[("MASTER_PROCESS_COMPILE_CACHE", v)]).map(|c| c.compile_cache);
+    assert_eq!(env(&[]).unwrap().compile_cache, CacheSetting::On);
+    assert_eq!(cache("").unwrap(), CacheSetting::On);
+    assert_eq!(cache(" ON ").unwrap(), CacheSetting::On);
+    assert_eq!(cache("off").unwrap(), CacheSetting::Off);
+    assert_eq!(cache("0").unwrap(), CacheSetting::Off);
+    assert_eq!(
+        cache("/var/cache/my app").unwrap(),
+        CacheSetting::Folder("/var/cache/my app".into())
+    );
+    let opts = map(&[("compileCache", "false")]);
+    let c = Config::load(&HashMap::new(), &opts, &HOST).unwrap();
+    assert_eq!(c.compile_cache, CacheSetting::Off);
+}
+
+#[test]
+fn a_relative_compile_cache_folder_is_refused_naming_the_forms() {
+    let e = env(&[("MASTER_PROCESS_COMPILE_CACHE", "cache")]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        r#"invalid MASTER_PROCESS_COMPILE_CACHE="cache": expected on, off (also true/false, yes/no, 1/0) or an absolute path to a folder"#
+    );
+    let opts = map(&[("compileCache", "./cache")]);
+    let e = Config::load(&HashMap::new(), &opts, &HOST).unwrap_err();
+    assert_eq!(e.name, "option compileCache");
 }

@@ -2,6 +2,7 @@
 //! `poll_timeout()`. No clock, thread, napi or syscall in here; the shell does all of that.
 
 mod command;
+pub mod compile_cache;
 mod event;
 mod lifecycle;
 mod liveness;

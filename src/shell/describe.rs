@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::core::compile_cache::{CacheOff, NodeVersion, Refusal, FIRST_NODE_WITH_CACHE};
 use crate::core::{
     ExitStatus, FailReason, PauseCause, ReplaceReason, ScaleRefused, Signal, StopReason, Trace,
     WorkerNote, EXIT_CRASH_LOOP, MAX_WORKERS,
@@ -213,6 +214,46 @@ pub fn note_json(note: &WorkerNote) -> String {
             "new_pid": new_pid,
         })
         .to_string(),
+    }
+}
+
+impl fmt::Display for NodeVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// Completes "<path> ...".
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::NotAFolder => f.write_str("is not a folder"),
+            Refusal::Symlink => f.write_str("is a symlink"),
+            Refusal::OwnedBy(uid) => write!(f, "is owned by uid {uid}"),
+            Refusal::OpenToOthers(mode) => {
+                write!(f, "can be written by other users (mode {mode:o})")
+            }
+        }
+    }
+}
+
+/// Completes "compile cache: ...".
+impl fmt::Display for CacheOff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CacheOff::Setting => f.write_str("off (MASTER_PROCESS_COMPILE_CACHE)"),
+            CacheOff::Unsupported(node) => write!(
+                f,
+                "Node {node} has none (Node {FIRST_NODE_WITH_CACHE} and later have it)"
+            ),
+            CacheOff::UserFolder(folder) => {
+                write!(
+                    f,
+                    "workers inherit the master's NODE_COMPILE_CACHE={folder}"
+                )
+            }
+            CacheOff::UserDisabled => f.write_str("NODE_DISABLE_COMPILE_CACHE is set"),
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use nix::sys::signal::Signal as NixSignal;
 use serde_json::{json, Value};
 use tracing_subscriber::layer::SubscriberExt;
 
+use super::compile_cache::CompileCache;
 use super::control::{error_answer, BoundControl, Request};
 use super::handles::ProcessHandles;
 use super::log::{DebugLayer, Style};
@@ -27,9 +28,20 @@ use crate::core::{
     WorkerTag,
 };
 
+/// What the shell adds to the environment of a worker it forks now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerEnv {
+    /// `NODE_COMPILE_CACHE`: the compile cache folder, ready for this fork.
+    pub compile_cache: Option<PathBuf>,
+}
+
 /// Where commands only Node can run go (fork, drain, settle, send, notify, exit).
 pub trait Outbox: Send {
+    /// A command for Node. The driver hands a `Fork` to `fork` instead; one passed here
+    /// forks with nothing added to the environment.
     fn send(&self, command: NodeCommand);
+    /// `NodeCommand::Fork`, with what the shell adds to the worker's environment.
+    fn fork(&self, command: NodeCommand, env: WorkerEnv);
     /// Ask Node's event loop to answer (`Master.pong()`), for the service watchdog.
     fn ping(&self);
 }
@@ -55,6 +67,8 @@ pub struct Driver {
     pub pongs: Arc<AtomicU64>,
     /// The link to the service manager, opened by `run` (leave it `None`).
     pub service: Option<ServiceLink>,
+    /// The workers' compile cache folder, made ready before each fork.
+    pub compile_cache: CompileCache,
 }
 
 /// Requests whose answer is an outcome still to come.
@@ -252,7 +266,14 @@ impl Driver {
         if let Some(service) = self.service.as_mut() {
             service.observe(&command);
         }
-        self.outbox.send(command);
+        if let NodeCommand::Fork { .. } = command {
+            let env = WorkerEnv {
+                compile_cache: self.compile_cache.before_fork(),
+            };
+            self.outbox.fork(command, env);
+        } else {
+            self.outbox.send(command);
+        }
         None
     }
 

@@ -2,6 +2,7 @@
 //! socket file, log, and the package version watch.
 
 pub mod activation;
+pub mod compile_cache;
 pub mod control;
 pub mod describe;
 pub mod driver;
@@ -76,6 +77,7 @@ pub struct Setup {
     pub warnings: Vec<String>,
     /// What a status report says about the master besides the core's state.
     pub about: status::About,
+    pub compile_cache: compile_cache::CompileCache,
 }
 
 impl Shell {
@@ -119,6 +121,7 @@ impl Shell {
             about: setup.about,
             waiting: Default::default(),
             service: None,
+            compile_cache: setup.compile_cache,
         };
         let thread = std::thread::Builder::new()
             .name("master-process-driver".into())

@@ -9,16 +9,24 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::*;
+use crate::core::compile_cache::CachePlan;
 use crate::core::{Notice, Policy, StopReason};
 
 /// Records what reaches Node, and wakes whoever waits for a command.
 #[derive(Clone, Default)]
-struct FakeOutbox(Arc<(Mutex<Vec<NodeCommand>>, Condvar)>);
+struct FakeOutbox(Arc<(Mutex<Vec<Sent>>, Condvar)>);
+
+/// A command that reached Node, with what the shell added to a fork's environment.
+type Sent = (NodeCommand, WorkerEnv);
 
 impl Outbox for FakeOutbox {
     fn send(&self, command: NodeCommand) {
+        self.fork(command, WorkerEnv::default());
+    }
+
+    fn fork(&self, command: NodeCommand, env: WorkerEnv) {
         let (sent, wake) = &*self.0;
-        sent.lock().unwrap().push(command);
+        sent.lock().unwrap().push((command, env));
         wake.notify_all();
     }
 
@@ -28,17 +36,34 @@ impl Outbox for FakeOutbox {
 impl FakeOutbox {
     /// Wait until a command matching `want` has been sent (a hang guard of 10 s).
     fn wait_for(&self, what: &str, want: impl Fn(&NodeCommand) -> bool) -> NodeCommand {
+        self.wait_with_env(what, want).0
+    }
+
+    /// The same, with the environment the shell added (to a fork).
+    fn wait_with_env(
+        &self,
+        what: &str,
+        want: impl Fn(&NodeCommand) -> bool,
+    ) -> (NodeCommand, WorkerEnv) {
         let (sent, wake) = &*self.0;
         let guard = sent.lock().unwrap();
         let (guard, _) = wake
-            .wait_timeout_while(guard, Duration::from_secs(10), |s| !s.iter().any(&want))
+            .wait_timeout_while(guard, Duration::from_secs(10), |s| {
+                !s.iter().any(|(c, _)| want(c))
+            })
             .unwrap();
-        let found = guard.iter().find(|c| want(c)).cloned();
+        let found = guard.iter().find(|(c, _)| want(c)).cloned();
         found.unwrap_or_else(|| panic!("no {what} in {:?}", *guard))
     }
 
     fn sent(&self) -> Vec<NodeCommand> {
-        self.0 .0.lock().unwrap().clone()
+        self.0
+             .0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(c, _)| c.clone())
+            .collect()
     }
 }
 
@@ -64,6 +89,11 @@ fn write_package(dir: &Path, version: &str) {
 }
 
 fn start(name: &str, policy: Policy) -> Running {
+    start_with(name, policy, |_| CompileCache::off())
+}
+
+/// `cache` makes the compile cache plan from the test's own temp dir.
+fn start_with(name: &str, policy: Policy, cache: impl Fn(&Path) -> CompileCache) -> Running {
     let dir = std::env::temp_dir().join(format!("mp-driver-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     write_package(&dir, "5.0.0");
@@ -89,6 +119,7 @@ fn start(name: &str, policy: Policy) -> Running {
         notify: Default::default(),
         pongs: Default::default(),
         service: None,
+        compile_cache: cache(&dir),
     };
     let (tx, rx) = channel();
     let thread = std::thread::spawn(move || driver.run(rx));
@@ -360,4 +391,32 @@ fn pause_and_resume_answer_the_state() {
     assert_eq!(resumed["paused"], false);
     drop(m.tx);
     m.thread.join().unwrap();
+}
+
+fn cache_in(folder: PathBuf) -> CompileCache {
+    let uid = nix::unistd::geteuid().as_raw();
+    CompileCache::new(
+        CachePlan::Use {
+            folder: folder.clone(),
+            owned: folder,
+        },
+        uid,
+    )
+}
+
+#[test]
+fn a_fork_carries_the_compile_cache_folder_made_ready_for_it() {
+    let m = start_with("cache", Policy::default(), |dir| cache_in(dir.join("cc")));
+    let (_, env) = m.outbox.wait_with_env("fork", is_fork(0));
+    let folder = env.compile_cache.expect("a compile cache folder");
+    assert!(folder.ends_with("cc") && folder.is_dir(), "{folder:?}");
+}
+
+#[test]
+fn a_compile_cache_folder_that_cannot_be_made_still_forks_without_it() {
+    let m = start_with("cache-bad", Policy::default(), |dir| {
+        cache_in(dir.join("package.json").join("cc"))
+    });
+    let (_, env) = m.outbox.wait_with_env("fork", is_fork(0));
+    assert_eq!(env, WorkerEnv::default());
 }

@@ -85,7 +85,7 @@ export declare function controlSocketDirs(): Array<string>
 
 /** A command for the JS glue, told apart by `kind`. */
 export type JsCommand =
-  | { kind: 'fork'; id: number; index: number; generation: number; port?: string; env: Record<string, string>; compileCache?: string }
+  | { kind: 'fork'; id: number; index: number; generation: number; port?: string; env: Record<string, string> }
   | { kind: 'drain'; id: number }
   | { kind: 'settle'; id: number }
   | { kind: 'send'; id: number; message: string }

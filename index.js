@@ -235,7 +235,6 @@ function glue(master, startCwd, inheritedEnv) {
     };
     for (const name of hiddenEnv) env[name] = undefined; // cluster.fork leaves these out
     if (inheritedEnv !== undefined) env.MASTER_PROCESS_INHERITED = inheritedEnv;
-    if (command.compileCache !== undefined) env.NODE_COMPILE_CACHE = command.compileCache;
     let worker;
     try {
       worker = cluster.fork(env);

@@ -32,15 +32,14 @@ type CommandFn = ThreadsafeFunction<JsCommand, (), JsCommand, Status, false, fal
 pub enum JsCommand {
     /// `cluster.fork` worker `id` for `WORKER_INDEX` `index` of generation (`RELOAD_INDEX`)
     /// `generation`; `port` is `PORT` for its environment when given as an option; `env`
-    /// holds more variables for its environment, and `compile_cache` its
-    /// `NODE_COMPILE_CACHE` folder, ready for it, when it gets one.
+    /// holds more variables for its environment (its `NODE_COMPILE_CACHE` folder, ready for
+    /// it, when it gets one).
     Fork {
         id: u32,
         index: u32,
         generation: u32,
         port: Option<String>,
         env: HashMap<String, String>,
-        compile_cache: Option<String>,
     },
     /// Ask the worker's drain module to drain.
     Drain { id: u32 },
@@ -536,14 +535,19 @@ impl JsOutbox {
                 id,
                 slot,
                 generation,
-            } => JsCommand::Fork {
-                id,
-                index: slot,
-                generation,
-                port: self.port.clone(),
-                env: self.env.clone(),
-                compile_cache: env.compile_cache.map(|p| p.display().to_string()),
-            },
+            } => {
+                let mut extra = self.env.clone();
+                if let Some(folder) = env.compile_cache {
+                    extra.insert("NODE_COMPILE_CACHE".into(), folder.display().to_string());
+                }
+                JsCommand::Fork {
+                    id,
+                    index: slot,
+                    generation,
+                    port: self.port.clone(),
+                    env: extra,
+                }
+            }
             NodeCommand::Drain { id } => JsCommand::Drain { id },
             NodeCommand::Settle { id } => JsCommand::Settle { id },
             NodeCommand::Send { id, note } => JsCommand::Send {

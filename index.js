@@ -12,9 +12,8 @@ const { dispatch } = require('./lib/commands.js');
 const { watchHandoffs } = require('./lib/handoff.js');
 
 const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'];
-const DRAIN_MODULE = path.join(__dirname, 'worker-drain.js');
-const INHERIT_MODULE = path.join(__dirname, 'lib', 'inherited-listen.js');
-const HEARTBEAT_MODULE = path.join(__dirname, 'lib', 'worker-heartbeat.js');
+/** The worker side (drain, heartbeat, inherited sockets) in one file: see lib/worker-entry.js. */
+const WORKER_PRELOAD = path.join(__dirname, 'lib', 'worker-preload.js');
 const EX_CONFIG = 78;
 const ID = Symbol('master-process worker id');
 /** The command line's way in (bin/master-process.js): not part of the public API. */
@@ -161,35 +160,40 @@ class MasterHandle extends EventEmitter {
 }
 
 /**
- * What workers start with: the preloads (the drain module; the heartbeat answerer; the
- * inherited-socket listen module) and, with socket activation, the inherited sockets as extra stdio descriptors,
- * which the worker finds in MASTER_PROCESS_INHERITED. Returns that variable's value and how
- * to put the cluster settings back.
+ * What workers start with: the worker preload, told which of its parts to run (the inherited-
+ * socket listen, the heartbeat answerer, the drain) in MASTER_PROCESS_WORKER_PRELOAD, and, with
+ * socket activation, the inherited sockets as extra stdio descriptors, which the worker finds
+ * in MASTER_PROCESS_INHERITED. Returns the variables each fork adds to a worker's environment
+ * and how to put the cluster settings back.
  */
 function setupWorkers(master) {
   const before = { execArgv: cluster.settings.execArgv, stdio: cluster.settings.stdio };
-  const preloads = [];
+  const parts = [];
+  /** @type {Record<string, string | undefined>} */
+  const workerEnv = { MASTER_PROCESS_WORKER_PRELOAD: undefined, MASTER_PROCESS_INHERITED: undefined };
   /** @type {import('node:cluster').ClusterSettings} */
   const settings = {};
   const inherited = master.inherited;
-  let inheritedEnv;
   if (inherited.length > 0) {
-    preloads.push(INHERIT_MODULE);
+    parts.push('inherited');
     const stdio = before.stdio ?? (cluster.settings.silent ? ['pipe', 'pipe', 'pipe', 'ipc'] : [0, 1, 2, 'ipc']);
     settings.stdio = [...stdio, ...inherited.map((s) => s.fd)];
-    inheritedEnv = JSON.stringify(inherited.map((s, i) => ({ fd: stdio.length + i, host: s.host, port: s.port, path: s.path })));
+    workerEnv.MASTER_PROCESS_INHERITED = JSON.stringify(
+      inherited.map((s, i) => ({ fd: stdio.length + i, host: s.host, port: s.port, path: s.path })),
+    );
   }
-  if (master.heartbeat) preloads.push(HEARTBEAT_MODULE);
-  if (master.drain) preloads.push(DRAIN_MODULE);
-  if (preloads.length > 0) {
-    settings.execArgv = [...(before.execArgv ?? process.execArgv), ...preloads.flatMap((m) => ['--require', m])];
+  if (master.heartbeat) parts.push('heartbeat');
+  if (master.drain) parts.push('drain');
+  if (parts.length > 0) {
+    workerEnv.MASTER_PROCESS_WORKER_PRELOAD = parts.join(',');
+    settings.execArgv = [...(before.execArgv ?? process.execArgv), '--require', WORKER_PRELOAD];
   }
   cluster.setupPrimary(settings);
   const restore = () => cluster.setupPrimary({ execArgv: before.execArgv ?? process.execArgv, stdio: before.stdio });
-  return { inheritedEnv, restore };
+  return { workerEnv, restore };
 }
 
-function glue(master, startCwd, inheritedEnv) {
+function glue(master, startCwd, workerEnv) {
   const workers = new Map();
   const hiddenEnv = master.hiddenEnv;
   const handle = new MasterHandle(master, workers);
@@ -234,7 +238,7 @@ function glue(master, startCwd, inheritedEnv) {
       ...command.env,
     };
     for (const name of hiddenEnv) env[name] = undefined; // cluster.fork leaves these out
-    if (inheritedEnv !== undefined) env.MASTER_PROCESS_INHERITED = inheritedEnv;
+    Object.assign(env, workerEnv);
     let worker;
     try {
       worker = cluster.fork(env);
@@ -311,7 +315,7 @@ function start(options, cli) {
   }
   const master = loadMaster(options, cli);
   const workersSetup = setupWorkers(master);
-  const { handle, unglue, onCommand } = glue(master, startDirectory(), workersSetup.inheritedEnv);
+  const { handle, unglue, onCommand } = glue(master, startDirectory(), workersSetup.workerEnv);
   const signals = pinSignals(master); // as late as possible: until start() registers Rust's handlers, only JS sees them
   try {
     master.start(onCommand);
@@ -338,9 +342,9 @@ function start(options, cli) {
  * default): returns whether the callback was registered.
  */
 function onRetire(callback) {
-  const drainModule = require.cache[DRAIN_MODULE];
-  if (cluster.isPrimary || drainModule === undefined) return false;
-  drainModule.exports.onRetire(callback);
+  const drain = require.cache[WORKER_PRELOAD]?.exports;
+  if (cluster.isPrimary || typeof drain?.onRetire !== 'function') return false;
+  drain.onRetire(callback);
   return true;
 }
 

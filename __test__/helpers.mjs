@@ -144,8 +144,17 @@ class MasterProcess {
     return new Promise((resolve, reject) => {
       let timer;
       let exited = false;
+      let settled = false; // the exit's setImmediate may run a check after the wait is over
       const check = () => {
-        const value = predicate();
+        if (settled) return;
+        let value;
+        try {
+          value = predicate();
+        } catch (error) {
+          done();
+          reject(error);
+          return;
+        }
         if (value) {
           done();
           resolve(value);
@@ -155,6 +164,7 @@ class MasterProcess {
         }
       };
       const done = () => {
+        settled = true;
         clearTimeout(timer);
         this.waiters = this.waiters.filter((w) => w !== check);
       };

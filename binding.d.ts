@@ -93,6 +93,7 @@ export type JsCommand =
   | { kind: 'ping' }
   | { kind: 'heartbeat'; id: number }
   | { kind: 'isolate'; id: number }
+  | { kind: 'persist'; id: number }
   | { kind: 'exit'; code: number }
 
 /** A listening socket the service manager passed to the master (socket activation). */

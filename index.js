@@ -270,6 +270,7 @@ function glue(master, startCwd, workerEnv) {
     fork,
     drain: (command) => send(command, { cmd: protocol.DRAIN }),
     settle: (command) => send(command, { cmd: protocol.SETTLE }),
+    persist: (command) => send(command, { cmd: protocol.PERSIST_CACHE }),
     send: (command) => send(command, command.message),
     notify: ({ notice }) => {
       const { event, ...payload } = notice;

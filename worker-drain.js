@@ -217,8 +217,9 @@ function report() {
 /**
  * Write what this worker compiled to the module compile cache (NODE_COMPILE_CACHE), so the
  * next generation starts from it: Node writes it only at a normal exit, and a worker without
- * a SIGTERM handler ends by the signal. Done once nothing is in flight, before the master
- * signals. Node 22.10 and later; a no-op without a cache folder.
+ * a SIGTERM handler ends by the signal. Done when the master asks (one worker, once its
+ * generation serves) and when retiring, once nothing is in flight, before the master
+ * signals (what was compiled since). Node 22.10 and later; a no-op without a cache folder.
  */
 function persistCompileCache() {
   const nodeModule = require('node:module');
@@ -280,4 +281,5 @@ module.exports = { onRetire };
 internals.onInternalMessage((message) => {
   if (message?.cmd === protocol.DRAIN) drain();
   else if (message?.cmd === protocol.SETTLE) internals.sendInternal({ cmd: protocol.SETTLED });
+  else if (message?.cmd === protocol.PERSIST_CACHE) persistCompileCache();
 });

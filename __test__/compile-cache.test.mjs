@@ -120,16 +120,30 @@ test('on a Node without the cache, workers get no folder and none is made', { sk
   await stop(master);
 });
 
-test('a retiring worker without a SIGTERM handler writes what it compiled to the cache', { skip: !HAS_FLUSH && `Node ${process.version} has no module.flushCompileCache()` }, async (t) => {
+/** Node's own report (NODE_DEBUG_NATIVE=COMPILE_CACHE) of writing the cache of `file`. */
+const wrote = (file) => new RegExp(`writing cache for (CommonJS )?\\S*${file.replace('.', '\\.')} to temporary file .*success`);
+const DEBUG = { NODE_DEBUG_NATIVE: 'COMPILE_CACHE' };
+
+test('once the first generation serves, a worker writes what it compiled to the cache, with no reload', { skip: !HAS_FLUSH && `Node ${process.version} has no module.flushCompileCache()` }, async (t) => {
+  const folder = path.join(tempDir(t), 'cache');
+  const { master } = await start(t, { MASTER_PROCESS_COMPILE_CACHE: folder, ...DEBUG });
+  await master.waitStderr(wrote('compile-cache-report.js'));
+  assert.equal(master.events('reload').length, 0);
+  await stop(master);
+});
+
+test('a retiring worker without a SIGTERM handler writes what it compiled since', { skip: !HAS_FLUSH && `Node ${process.version} has no module.flushCompileCache()` }, async (t) => {
   const folder = path.join(tempDir(t), 'cache');
   // A mode the fixture does not know: a plain server, no SIGTERM handler, so the signal ends
   // the worker and Node's own write at exit never happens.
-  const { master, seen } = await start(t, { MASTER_PROCESS_COMPILE_CACHE: folder, FIXTURE_MODE: 'no-sigterm-handler' });
-  const files = () => fs.readdirSync(folder, { recursive: true }).filter((f) => fs.statSync(path.join(folder, f)).isFile());
-  assert.deepEqual(files(), [], 'nothing is written while the worker serves');
+  const env = { MASTER_PROCESS_COMPILE_CACHE: folder, FIXTURE_MODE: 'no-sigterm-handler', FIXTURE_LATE_REQUIRE: '1', ...DEBUG };
+  const { master, seen } = await start(t, env);
+  await master.waitStderr(wrote('compile-cache-report.js'));
+  process.kill(seen.pid, 'SIGUSR1');
+  await master.waitFor('WORKER late', (w) => w.pid === seen.pid);
   master.signal('SIGHUP');
+  await master.waitStderr(wrote('late-module.js'));
   const [exit] = await master.waitEvent('worker-exit', (e) => e.pid === seen.pid);
   assert.equal(exit.signal, 'SIGTERM');
-  assert.ok(files().length > 0, 'the retired worker wrote its compiled modules');
   await stop(master);
 });

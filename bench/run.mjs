@@ -61,7 +61,9 @@ const APP = path.join(APPS, 'app.js');
 const PLAIN = path.join(APPS, 'plain-cluster.js');
 const PLAIN_FORK = path.join(APPS, 'plain-cluster-fork.js');
 const TRACE_PRELOAD = path.join(APPS, 'trace-preload.js');
-const DRAIN_MODULE = path.join(ROOT, 'worker-drain.js');
+// What a worker preloads by default: the bundle, running its heartbeat answerer and drain.
+const WORKER_PRELOAD = path.join(ROOT, 'lib', 'worker-preload.js');
+const WORKER_PRELOAD_ENV = { MASTER_PROCESS_WORKER_PRELOAD: 'heartbeat,drain' };
 const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 
 function setting(name, full, quick, parse = Number) {
@@ -514,11 +516,11 @@ async function latencyPhase(reloaders) {
         }
       }
       // Bare `node app.js`, then the same with this package's worker preload (for the breakdown).
-      for (const [samples, execArgv, stages] of [[bare, [], bareStages.bare],
-        [barePreload, ['--require', DRAIN_MODULE], bareStages.barePreload]]) {
+      for (const [samples, execArgv, stages, env] of [[bare, [], bareStages.bare, {}],
+        [barePreload, ['--require', WORKER_PRELOAD], bareStages.barePreload, WORKER_PRELOAD_ENV]]) {
         const port = await freePort();
         const t0 = performance.now();
-        const app = new Proc(APP, { PORT: String(port), BENCH_DELAY_MS: String(S.delayMs), ...traceEnv },
+        const app = new Proc(APP, { PORT: String(port), BENCH_DELAY_MS: String(S.delayMs), ...traceEnv, ...env },
           { quiet: !S.trace, execArgv: S.trace ? ['--require', TRACE_PRELOAD, ...execArgv] : execArgv });
         try {
           const first = await probeUntil(port, (r) => r.ok);
@@ -566,7 +568,7 @@ async function latencyPhase(reloaders) {
     result.breakdown = {};
     for (const [name, s] of Object.entries(out)) result.breakdown[name] = stageMedians(s.stages);
     result.breakdown['bare node app.js'] = stageMedians(bareStages.bare);
-    result.breakdown['bare + worker-drain.js'] = stageMedians(bareStages.barePreload);
+    result.breakdown['bare + worker preload'] = stageMedians(bareStages.barePreload);
   }
   return result;
 }
@@ -882,7 +884,7 @@ function render(result) {
         ms(l.bareFirstResponseMsP50), signed(v.firstMinusBareMs), signed(v.firstMinusPlainClusterForkMs)]);
     out.push(table(['reloader', 'SIGHUP->1st new resp', 'SIGHUP->reload ev', 'SIGHUP->old gone',
       'bare node app.js->1st resp', '1st new - bare', '1st new - plain fork'], rows));
-    out.push(`(bare \`node --require worker-drain.js app.js\` -> 1st resp: ${ms(l.bareWithDrainPreloadMsP50)}; ` +
+    out.push(`(bare \`node --require lib/worker-preload.js app.js\` (heartbeat and drain) -> 1st resp: ${ms(l.bareWithDrainPreloadMsP50)}; ` +
       `times from SIGHUP / from spawn to the response's arrival, ${S.delayMs} ms handler included on both sides)`);
     if ('plainClusterForkFirstResponseMsP50' in l) {
       out.push(`(plain cluster fork: a plain Node \`cluster\` primary with ${l.plainClusterForkWorkers} workers serving ` +
@@ -899,7 +901,7 @@ function render(result) {
         'to last one\'s return; signal->its fork(): to the fork() call of the worker followed, then its own stages, ' +
         'which add up to the total sample by sample (the means in the JSON do); fork()->proc start: to the new process\'s performance.timeOrigin; start->env: ' +
         'node and V8 start-up; env->preloads: node\'s pre-execution (for a worker: IPC channel, cluster set-up); ' +
-        'preloads->app.js: the --require modules (worker-drain.js) and loading app.js; app.js->listen: for a worker, ' +
+        'preloads->app.js: the --require modules (lib/worker-preload.js) and loading app.js; app.js->listen: for a worker, ' +
         'the listen round trip to the primary; 1st req->resp: the handler\'s delay and the way back)');
       out.push('', 'CPU time (BENCH_TRACE=1; medians, ms; the primary\'s from its threads\' schedstat, the worker\'s from ' +
         'process.cpuUsage() at its first request)');

@@ -36,6 +36,8 @@ function dispatch(command, run) {
       return run.heartbeat(command);
     case 'isolate':
       return run.isolate(command);
+    case 'persist':
+      return run.persist(command);
     default: {
       /** @type {never} */
       const unknown = command;

@@ -41,6 +41,8 @@ const PROTOCOL = Object.freeze({
   // Liveness: the master asks, the worker's event loop answers (and says ALIVE once at start).
   PING: 'NODE_MASTER_PROCESS_PING',
   ALIVE: 'NODE_MASTER_PROCESS_ALIVE',
+  // The module compile cache: write what this worker compiled, now.
+  PERSIST_CACHE: 'NODE_MASTER_PROCESS_PERSIST_CACHE',
 });
 
 function noop() {}

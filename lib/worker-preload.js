@@ -129,6 +129,8 @@ const PROTOCOL = Object.freeze({
   // Liveness: the master asks, the worker's event loop answers (and says ALIVE once at start).
   PING: 'NODE_MASTER_PROCESS_PING',
   ALIVE: 'NODE_MASTER_PROCESS_ALIVE',
+  // The module compile cache: write what this worker compiled, now.
+  PERSIST_CACHE: 'NODE_MASTER_PROCESS_PERSIST_CACHE',
 });
 
 function noop() {}
@@ -578,8 +580,9 @@ function report() {
 /**
  * Write what this worker compiled to the module compile cache (NODE_COMPILE_CACHE), so the
  * next generation starts from it: Node writes it only at a normal exit, and a worker without
- * a SIGTERM handler ends by the signal. Done once nothing is in flight, before the master
- * signals. Node 22.10 and later; a no-op without a cache folder.
+ * a SIGTERM handler ends by the signal. Done when the master asks (one worker, once its
+ * generation serves) and when retiring, once nothing is in flight, before the master
+ * signals (what was compiled since). Node 22.10 and later; a no-op without a cache folder.
  */
 function persistCompileCache() {
   const nodeModule = require('node:module');
@@ -641,6 +644,7 @@ module.exports = { onRetire };
 internals.onInternalMessage((message) => {
   if (message?.cmd === protocol.DRAIN) drain();
   else if (message?.cmd === protocol.SETTLE) internals.sendInternal({ cmd: protocol.SETTLED });
+  else if (message?.cmd === protocol.PERSIST_CACHE) persistCompileCache();
 });
   }),
 };

@@ -55,6 +55,8 @@ pub enum JsCommand {
     Heartbeat { id: u32 },
     /// Stop handing worker `id` new connections at once (`worker.disconnect()`).
     Isolate { id: u32 },
+    /// Ask worker `id` to write what it compiled to its module compile cache now.
+    Persist { id: u32 },
     /// `process.exit(code)`.
     Exit { code: i32 },
 }
@@ -210,6 +212,7 @@ impl Master {
         if let CachePlan::Off(why) = &plan {
             config.notes.push(format!("compile cache: {why}"));
         }
+        config.policy.persist_compile_cache = config.policy.drain && plan.workers_have_cache();
         Ok(Master {
             config,
             package: PathBuf::from(package_json),
@@ -560,6 +563,7 @@ impl JsOutbox {
             NodeCommand::Exit { code } => JsCommand::Exit { code },
             NodeCommand::Heartbeat { id } => JsCommand::Heartbeat { id },
             NodeCommand::Isolate { id } => JsCommand::Isolate { id },
+            NodeCommand::PersistCompileCache { id } => JsCommand::Persist { id },
         }
     }
 }

@@ -343,6 +343,8 @@ impl Config {
             )?,
             heartbeat_timeout: heartbeat_timeout(&src)?,
             drain: switch(&src, "drain", true)?,
+            // Known once the compile cache plan is (it needs Node's version): see binding.rs.
+            persist_compile_cache: false,
             unix_socket: socket_path.is_some(),
             limits: Limits {
                 max_memory_bytes: count(&src, "maxMemoryAllowedMb", default_mb, 1)? as u64 * MB,

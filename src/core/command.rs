@@ -116,6 +116,10 @@ pub enum NodeCommand {
     Isolate {
         id: WorkerId,
     },
+    /// Ask the worker to write what it compiled to the module compile cache now.
+    PersistCompileCache {
+        id: WorkerId,
+    },
 }
 
 /// An output of the state machine.

@@ -74,6 +74,17 @@ pub enum CacheOff {
     UserDisabled,
 }
 
+impl CachePlan {
+    /// Whether workers compile with a cache folder: the master's, or the user's own that
+    /// they inherit.
+    pub fn workers_have_cache(&self) -> bool {
+        matches!(
+            self,
+            CachePlan::Use { .. } | CachePlan::Off(CacheOff::UserFolder(_))
+        )
+    }
+}
+
 /// The per-user folder under a cache home (`<home>/master-process/compile-cache`) or the
 /// temp folder (`<tmp>/master-process-<uid>/compile-cache`, since others share it).
 pub fn plan(setting: &CacheSetting, facts: &CacheFacts) -> CachePlan {
@@ -271,6 +282,31 @@ mod tests {
             plan(&CacheSetting::On, &f),
             CachePlan::Off(CacheOff::UserDisabled)
         );
+    }
+
+    #[test]
+    fn workers_have_a_cache_with_the_masters_folder_or_the_users_own() {
+        let user = CacheFacts {
+            user_folder: Some("/mine".into()),
+            ..facts()
+        };
+        let old = CacheFacts {
+            node: NodeVersion {
+                major: 20,
+                minor: 20,
+                patch: 0,
+            },
+            ..facts()
+        };
+        let disabled = CacheFacts {
+            user_disabled: true,
+            ..facts()
+        };
+        assert!(plan(&CacheSetting::On, &facts()).workers_have_cache());
+        assert!(plan(&CacheSetting::On, &user).workers_have_cache());
+        assert!(!plan(&CacheSetting::Off, &facts()).workers_have_cache());
+        assert!(!plan(&CacheSetting::On, &old).workers_have_cache());
+        assert!(!plan(&CacheSetting::On, &disabled).workers_have_cache());
     }
 
     #[test]

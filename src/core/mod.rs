@@ -7,6 +7,7 @@ mod event;
 mod lifecycle;
 mod liveness;
 mod monitor;
+mod persist_cache;
 mod policy;
 mod reason;
 mod reload;

@@ -60,6 +60,9 @@ pub struct Policy {
     pub heartbeat_timeout: Option<Duration>,
     /// Whether workers carry the drain module (see `worker-drain.js`).
     pub drain: bool,
+    /// Whether workers compile with a module compile cache they can write (and carry the
+    /// drain module, which writes it): then a generation writes it as soon as it serves.
+    pub persist_compile_cache: bool,
     /// Whether `PORT` is a unix socket path the master looks after.
     pub unix_socket: bool,
     pub limits: Limits,
@@ -102,6 +105,7 @@ impl Default for Policy {
             ready_timeout: Duration::from_secs(30),
             heartbeat_timeout: Some(Duration::from_secs(30)),
             drain: true,
+            persist_compile_cache: false,
             unix_socket: false,
             limits: Limits {
                 max_memory_bytes: 1200 * 1024 * 1024,

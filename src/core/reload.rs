@@ -156,6 +156,7 @@ impl Supervisor {
         self.trace(None, Trace::ReloadDone { generation });
         self.node(NodeCommand::Notify(Notice::ReloadDone { generation }));
         self.tell_service(ServiceState::Ready);
+        self.persist_compile_cache();
     }
 
     /// Roll the current batch back: its new workers that have not taken over yet go, and

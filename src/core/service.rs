@@ -19,6 +19,7 @@ impl Supervisor {
         if all_ready {
             self.life.set_announced();
             self.out.push(Command::Service(ServiceState::Ready));
+            self.persist_compile_cache();
         }
     }
 

@@ -45,6 +45,7 @@ fn random_policy(rng: &mut Rng) -> Policy {
         ready_timeout: secs(3 + rng.below(20)),
         heartbeat_timeout: [None, Some(secs(2)), Some(secs(9))][rng.below(3) as usize],
         drain: rng.below(2) == 0,
+        persist_compile_cache: rng.below(2) == 0,
         unix_socket: rng.below(2) == 0,
         limits: Limits {
             max_memory_bytes: 100 * MB,
@@ -182,6 +183,14 @@ fn check(h: &Harness, before: &BTreeSet<u32>, out: &[Command], seed: u64) {
             }
             Command::Node(NodeCommand::Send { id, .. }) => {
                 assert!(after.contains(id), "seed {seed}: {command:?}")
+            }
+            Command::Node(NodeCommand::PersistCompileCache { id }) => {
+                assert!(sup.policy().persist_compile_cache, "seed {seed}");
+                let worker = h.worker(*id);
+                assert!(
+                    worker.is_ready() && !worker.is_retiring(),
+                    "seed {seed}: {command:?} {worker:?}"
+                );
             }
             Command::Signal { id, pid: p, .. } | Command::Probe { id, pid: p } => {
                 assert_eq!(*p, pid(*id), "seed {seed}: {command:?}");

@@ -5,6 +5,7 @@ mod harness;
 mod invariants;
 mod liveness;
 mod monitor;
+mod persist_cache;
 mod ready_on;
 mod reload;
 mod restart;

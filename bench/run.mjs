@@ -35,6 +35,9 @@
 //   BENCH_LATENCY_DRAIN_OFF=1  latency: also master-process with MASTER_PROCESS_DRAIN=off (no
 //                              worker preload), to isolate what the preload costs a reload
 //   BENCH_LATENCY_CACHE_OFF=1  latency: also master-process with MASTER_PROCESS_COMPILE_CACHE=off
+//   BENCH_SWAP_BATCH=1  latency and real: also master-process with MASTER_PROCESS_RELOAD_SWAP=batch
+//                       (the old workers go once all new ones are ready, as in the plain fork;
+//                       in the real phase with the compile cache off, to compare with that row)
 //   BENCH_TRACE=1  latency: also time each stage (signal, fork, worker start-up, listen, first
 //                  request) in the apps, on the monotonic clock; adds a table and `breakdown`,
 //                  with the CPU time the primary used from SIGHUP to the first new response
@@ -101,6 +104,7 @@ const S = {
   trace: setting('BENCH_TRACE', false, false, (v) => v === '1' || v === 'true'),
   latencyDrainOff: setting('BENCH_LATENCY_DRAIN_OFF', false, false, (v) => v === '1' || v === 'true'),
   latencyCacheOff: setting('BENCH_LATENCY_CACHE_OFF', false, false, (v) => v === '1' || v === 'true'),
+  swapBatch: setting('BENCH_SWAP_BATCH', false, false, (v) => v === '1' || v === 'true'),
 };
 
 const started = performance.now();
@@ -130,6 +134,7 @@ const OURS = { name: 'master-process', module: ROOT, events: true, version: read
 // A check that the clients do see failures (BENCH_WITH_DRAIN_OFF=1).
 const DRAIN_OFF = { ...OURS, name: 'master-process, drain off', env: { MASTER_PROCESS_DRAIN: 'off' } };
 const CACHE_OFF = { ...OURS, name: 'master-process, compile cache off', env: { MASTER_PROCESS_COMPILE_CACHE: 'off' } };
+const SWAP_BATCH = { ...OURS, name: 'master-process, batch swap', env: { MASTER_PROCESS_RELOAD_SWAP: 'batch' } };
 // The latency baseline: a plain `cluster` primary that forks a new generation on SIGHUP.
 const PLAIN_CLUSTER_FORK = { name: 'plain cluster fork', script: PLAIN_FORK, events: false };
 
@@ -484,7 +489,8 @@ async function latencyPhase(reloaders) {
   const bareStages = { bare: [], barePreload: [] };
   const masters = [];
   try {
-    const extra = [...(S.latencyCacheOff ? [CACHE_OFF] : []), ...(S.latencyDrainOff ? [DRAIN_OFF] : [])];
+    const extra = [...(S.latencyCacheOff ? [CACHE_OFF] : []), ...(S.latencyDrainOff ? [DRAIN_OFF] : []),
+      ...(S.swapBatch ? [SWAP_BATCH] : [])];
     for (const reloader of [...reloaders, ...extra, PLAIN_CLUSTER_FORK]) {
       masters.push(await startMaster({ reloader, workers: S.workers, delayMs: S.delayMs, env: { ...reloader.env, ...traceEnv } }));
       out[reloader.name] = { first: [], done: [], gone: [], stages: [] };
@@ -606,6 +612,10 @@ async function realAppPhase(reloaders) {
     if (reloader === OURS) {
       sides.push({ name: 'master-process', reloader, env: { MASTER_PROCESS_COMPILE_CACHE: cacheDir } });
       sides.push({ name: 'master-process, compile cache off', reloader, env: { MASTER_PROCESS_COMPILE_CACHE: 'off' } });
+      if (S.swapBatch) {
+        sides.push({ name: 'master-process, compile cache off, batch swap', reloader,
+          env: { MASTER_PROCESS_COMPILE_CACHE: 'off', MASTER_PROCESS_RELOAD_SWAP: 'batch' } });
+      }
     } else sides.push({ name: reloader.name, reloader, env: {} });
   }
   sides.push({ name: PLAIN_CLUSTER_FORK.name, reloader: PLAIN_CLUSTER_FORK, env: {}, plain: true });

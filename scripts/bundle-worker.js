@@ -71,6 +71,4 @@ function main() {
   }
 }
 
-if (require.main === module) main();
-
-module.exports = { bundle, collect, OUT };
+main();

@@ -5,10 +5,10 @@
 //! generation compiled reaches the cache when it retires, after the next generation has
 //! started: on a fresh cache (a new container, a Node upgrade, a new folder) the first
 //! reload would start without it. So once every slot of a generation serves (the first
-//! ready, each reload that succeeds), one of its workers, the first slot's when it is ready,
-//! writes its cache: once per generation, because its siblings compiled the same files. Writing is synchronous in
-//! that worker: about 14 ms for a cache of 160 modules written from scratch, well under a
-//! millisecond when the files are already there.
+//! ready, each reload that succeeds), one of its workers, the first slot's when it is
+//! ready, writes its cache: once per generation, because its siblings compiled the same
+//! files. Writing is synchronous in that worker: about 14 ms for a cache of 160 modules
+//! written from scratch, well under a millisecond when the files are already there.
 
 use super::command::NodeCommand;
 use super::Supervisor;

@@ -45,3 +45,22 @@ test('200 SIGHUPs in about a second stay within 2 x WORKERS and end in one gener
   assert.deepEqual([...new Set(master.liveWorkers().map((w) => w.reload))], [String(last)]);
   assert.equal((await get(port)).json.reload, String(last));
 });
+
+test('a burst of two different signals interleaved leaves the master answering: it reloads, then stops', async (t) => {
+  // A signal arriving while the handler of another runs on the same thread used to hang the
+  // master for good (libuv's signal lock, taken twice by one thread). Thousands of pairs make
+  // that overlap all but certain; SIGTTOU at one worker is refused and SIGUSR2 is forwarded.
+  const port = await freePort();
+  const master = startMaster(t, { env: { PORT: String(port), WORKERS: '1' } });
+  await master.waitFor('WORKER listening');
+  for (let i = 0; i < 10000; i++) {
+    master.signal('SIGTTOU');
+    master.signal('SIGUSR2');
+  }
+  master.signal('SIGHUP');
+  const [reload] = await master.waitEvent('reload');
+  assert.equal(reload.generation, 1);
+  assert.equal((await get(port)).json.reload, '1');
+  master.signal('SIGTERM');
+  assert.deepEqual(await master.exit, { code: 0, signal: null });
+});

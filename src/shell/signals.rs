@@ -79,7 +79,7 @@ impl SignalThread {
         for (index, (_, number)) in HANDLED.iter().enumerate() {
             let id = register(*number, index, this.counts.clone(), this.wake.as_raw_fd())?;
             this.ids.push(id);
-            if let Some(action) = current(*number) {
+            if let Some(action) = block_all_while_handling(*number) {
                 this.saved.insert(*number, action);
             }
         }
@@ -154,8 +154,11 @@ fn forward(rx: &mut UnixStream, counts: &Counts, stop: &AtomicBool, tx: &Sender<
     let mut sent = [0u32; COUNT];
     let mut buf = [0u8; 64];
     loop {
-        if matches!(rx.read(&mut buf), Ok(0) | Err(_)) || stop.load(Ordering::SeqCst) {
-            return;
+        match rx.read(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Ok(0) | Err(_) => return,
+            Ok(_) if stop.load(Ordering::SeqCst) => return,
+            Ok(_) => {}
         }
         for (index, (_, number)) in HANDLED.iter().enumerate() {
             let Some(signal) = to_core(*number) else {
@@ -194,6 +197,25 @@ fn to_core(number: i32) -> Option<Signal> {
         SIGTTOU => Some(Signal::Ttou),
         _ => None,
     }
+}
+
+/// Mask every signal while the handler of `number` runs, and return the action now set.
+///
+/// signal-hook installs its handler with an empty mask and then calls libuv's, which takes
+/// libuv's signal lock by a blocking read on a pipe. A second, different signal arriving on
+/// the same thread inside that window ran libuv's handler again, which then waited forever
+/// for the lock its own thread held: every thread that took a signal afterwards hung with
+/// it, the event loop included. libuv masks all signals for its own handler for exactly this
+/// reason; ours chains to it, so it must do the same.
+fn block_all_while_handling(number: i32) -> Option<libc::sigaction> {
+    let mut action = current(number)?;
+    // SAFETY: sigfillset writes the mask of a sigaction we own; sigaction then installs the
+    // same handler and flags with that mask.
+    let set = unsafe {
+        libc::sigfillset(&mut action.sa_mask);
+        libc::sigaction(number, &action, std::ptr::null_mut())
+    };
+    (set == 0).then_some(action)
 }
 
 fn current(number: i32) -> Option<libc::sigaction> {

@@ -14,6 +14,12 @@ use crate::core::ServiceState;
 /// them, or an app's own sd_notify library would speak for the master.
 pub const MANAGER_ONLY: [&str; 3] = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"];
 
+/// How long one datagram may wait for room in the service manager's queue. A receiver
+/// that stopped reading (a stale or foreign `NOTIFY_SOCKET`) fills its queue after a few
+/// datagrams (10 by default on Linux), and a blocking send would then stall the thread
+/// that supervises the workers for good; past this the datagram is dropped and logged.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Where the datagrams go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {
@@ -66,8 +72,10 @@ impl Notifier {
                 ))
             }
         };
+        let socket = UnixDatagram::unbound()?;
+        socket.set_write_timeout(Some(SEND_TIMEOUT))?;
         Ok(Notifier {
-            socket: UnixDatagram::unbound()?,
+            socket,
             target,
             last_status: None,
         })
@@ -179,6 +187,29 @@ mod tests {
             let n = receiver.recv(&mut buf).unwrap();
             assert_eq!(&buf[..n], b"WATCHDOG=1");
         }
+    }
+
+    #[test]
+    fn a_receiver_that_stops_reading_costs_a_send_timeout_not_a_hang() {
+        let dir = std::env::temp_dir().join(format!("mp-notify-full-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("n.sock");
+        let _receiver = UnixDatagram::bind(&path).unwrap();
+        let notifier = Notifier::new(path.to_str().unwrap()).unwrap();
+        let mut sent = 0;
+        let error = loop {
+            match notifier.send("WATCHDOG=1") {
+                Ok(()) => sent += 1,
+                Err(e) => break e,
+            }
+            assert!(sent < 100_000, "the queue never filled");
+        };
+        assert!(sent > 0);
+        assert!(matches!(
+            error.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ));
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -5,7 +5,10 @@ import crypto from 'node:crypto';
 import http2 from 'node:http2';
 import net from 'node:net';
 
-/** A minimal WebSocket client: resolves `messages` (text) and `closed` ({ code, reason }). */
+/**
+ * A minimal WebSocket client: resolves `firstMessage` (text, as JSON) and `ended`
+ * ({ closeFrame: { code, reason } or null, status: the handshake's HTTP status or null }).
+ */
 export function wsConnect(port) {
   const socket = net.connect(port, '127.0.0.1');
   const key = crypto.randomBytes(16).toString('base64');
@@ -15,16 +18,18 @@ export function wsConnect(port) {
   let buffer = Buffer.alloc(0);
   let upgraded = false;
   let closeFrame = null;
+  let status = null;
   let resolveMessage;
   const firstMessage = new Promise((r) => (resolveMessage = r));
-  const ended = new Promise((resolve) => socket.on('close', () => resolve({ closeFrame })));
+  const ended = new Promise((resolve) => socket.on('close', () => resolve({ closeFrame, status })));
   socket.on('error', () => {});
   socket.on('data', (data) => {
     buffer = Buffer.concat([buffer, data]);
     if (!upgraded) {
       const at = buffer.indexOf('\r\n\r\n');
       if (at < 0) return;
-      upgraded = buffer.slice(0, at).toString().startsWith('HTTP/1.1 101');
+      status = Number(/^HTTP\/1\.1 (\d{3})/.exec(buffer.slice(0, at).toString())?.[1] ?? 0);
+      upgraded = status === 101;
       buffer = buffer.slice(at + 4);
     }
     while (buffer.length >= 2 && buffer.length >= 2 + (buffer[1] & 0x7f)) {

@@ -3,7 +3,8 @@
 // closes each connection with 1001 "going away", or an HTTP/2 (h2c) server. Counts, over
 // BENCH_LL_RELOADS reloads (each awaited):
 //   websocket  BENCH_LL_WS clients that reconnect whenever their connection ends: how many
-//              connections ended with a 1001 close frame, and how many ended without one
+//              connections ended with a 1001 close frame, how many handshakes a retiring
+//              worker refused with 503, and how many connections ended without a close frame
 //   http2      BENCH_LL_STREAMS concurrent streams, reconnecting after GOAWAY: streams
 //              answered, failed, and refused-then-retried (REFUSED_STREAM: never processed)
 // Prints a table, then one JSON line (the last line of stdout). Every process it starts is
@@ -36,14 +37,15 @@ async function master(mode) {
 
 async function websockets() {
   const { port, proc, reload } = await master('ws');
-  const stats = { connections: 0, closed1001: 0, endedWithoutClose: 0 };
+  const stats = { connections: 0, closed1001: 0, refused503: 0, endedWithoutClose: 0 };
   let running = true;
   const client = async () => {
     while (running) {
       const ws = wsConnect(port);
       stats.connections++;
-      const { closeFrame } = await ws.ended;
+      const { closeFrame, status } = await ws.ended;
       if (closeFrame?.code === 1001) stats.closed1001++;
+      else if (status === 503) stats.refused503++;
       else if (running) stats.endedWithoutClose++;
     }
   };
@@ -75,7 +77,7 @@ try {
   console.log(`long-lived connections across ${RELOADS} reloads, ${WORKERS} workers`);
   console.log('| client | result |');
   console.log('|---|---|');
-  console.log(`| WebSocket (${WS} clients, reconnecting) | ${ws.connections} connections, ${ws.closed1001} closed with 1001, ${ws.endedWithoutClose} ended without a close frame |`);
+  console.log(`| WebSocket (${WS} clients, reconnecting) | ${ws.connections} connections, ${ws.closed1001} closed with 1001, ${ws.refused503} handshakes refused with 503 (reached a retiring worker) and retried, ${ws.endedWithoutClose} ended without a close frame |`);
   console.log(`| HTTP/2 (${STREAMS} streams, reconnecting after GOAWAY) | ${h2.ok} answered, ${h2.failed} failed, ${h2.refusedRetried} refused (never processed) and retried |`);
   console.log(JSON.stringify({ reloads: RELOADS, workers: WORKERS, websocket: ws, http2: h2 }));
 } finally {

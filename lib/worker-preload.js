@@ -383,6 +383,7 @@ const internals = require('./lib/node-internals.js');
 const protocol = internals.PROTOCOL;
 
 const IDLE_GRACE_MS = 1000;
+const LATE_UPGRADE_REFUSAL = 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
 const netClose = net.Server.prototype.close;
 
 const servers = new Map(); // net.Server -> 'pending' | 'listening' | 'closed'
@@ -436,7 +437,10 @@ function watchListenErrors(server) {
 function track(server) {
   server.on('listening', () => {
     servers.set(server, 'listening');
-    if (draining) stopListening(server);
+    if (draining) {
+      refuseLateUpgrades(server);
+      stopListening(server);
+    }
   });
   server.on('close', () => {
     servers.set(server, 'closed');
@@ -504,6 +508,26 @@ function closeWhenIdle(socket) {
   }, IDLE_GRACE_MS).unref();
 }
 
+/**
+ * Once the retire callbacks have run, an upgrade request (a WebSocket) that still reaches
+ * the worker (on a keep-alive connection, or accepted in the instant it stopped listening) is
+ * refused with 503 before the app sees it: no callback would close that WebSocket, and the
+ * drain would wait for it until the kill. The client retries, and since the worker no longer
+ * listens, the retry reaches the new generation. Only when the app registered a callback;
+ * without one, upgraded connections are ended after the idle grace as before.
+ */
+function refuseLateUpgrades(server) {
+  if (!leaveUpgraded || server.emit.refusing) return;
+  const emit = server.emit;
+  function refusingEmit(event, ...args) {
+    if (event !== 'upgrade') return emit.call(this, event, ...args);
+    args[1].end(LATE_UPGRADE_REFUSAL);
+    return true;
+  }
+  refusingEmit.refusing = true;
+  server.emit = refusingEmit;
+}
+
 /** The app's retire callbacks, once each; one that throws is reported and the rest run. */
 function runRetireCallbacks() {
   for (const callback of retireCallbacks.splice(0)) {
@@ -548,6 +572,7 @@ function drain() {
   exitAfterOwnSigtermHandler();
   for (const session of sessions) session.close();
   for (const [server, state] of servers) {
+    refuseLateUpgrades(server);
     if (state === 'listening') stopListening(server);
   }
   // Requests are watched only from now on, so serving costs nothing per request before.

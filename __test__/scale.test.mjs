@@ -68,3 +68,26 @@ test('scales asked during a reload wait for it, and the latest count wins', asyn
   const forked = master.records('WORKER listening').map((w) => [w.index, w.reload]);
   assert.deepEqual(forked, [['0', '0'], ['0', '1'], ['1', '1']], 'the new slot took the new generation; slot 2 never came');
 });
+
+test('a new slot whose worker never gets ready ends the scale at the ready timeout, and a reload then goes on', async (t) => {
+  const modeFile = path.join(tempDir(t), 'mode');
+  fs.writeFileSync(modeFile, 'http');
+  const master = startMaster(t, {
+    env: {
+      PORT: String(await freePort()), WORKERS: '1', FIXTURE_MODE_FILE: modeFile,
+      MASTER_PROCESS_READY_TIMEOUT: '1s', DEBUG: 'master-process',
+    },
+  });
+  await master.waitEvent('worker-listening');
+  fs.writeFileSync(modeFile, 'never-listen');
+  master.signal('SIGTTIN');
+  const [hung] = await master.waitFor('WORKER started', (w) => w.index === '1');
+  fs.writeFileSync(modeFile, 'http');
+  master.signal('SIGHUP'); // waits behind the scale
+  await master.waitStderr(/1 new worker\(s\) not ready after 1000 ms: the scale ends/);
+  const [reload] = await master.waitEvent('reload');
+  assert.equal(reload.generation, 1);
+  const fresh = master.records('WORKER listening').filter((w) => w.reload === '1');
+  assert.deepEqual(fresh.map((w) => w.index).sort(), ['0', '1']);
+  await master.waitEvent('worker-exit', (e) => e.pid === hung.pid && e.expected);
+});

@@ -102,7 +102,13 @@ impl Supervisor {
             .workers
             .keys()
             .filter_map(|&id| self.liveness_deadline(id));
-        restarts.chain(workers).chain(sample).chain(liveness).min()
+        let scale = self.scale_deadline();
+        restarts
+            .chain(workers)
+            .chain(sample)
+            .chain(liveness)
+            .chain(scale)
+            .min()
     }
 
     /// Reloads so far: the `RELOAD_INDEX` of the newest generation.

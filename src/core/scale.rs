@@ -2,7 +2,8 @@
 //!
 //! Scaling up adds slots at the end and forks their first worker at once (generation: the
 //! current one); it is over when each of them is ready (or gone: a crash is the restart
-//! logic's business). Scaling down takes the highest slots away: their workers are retired
+//! logic's business), or once the ready timeout has passed: a new worker that hangs in its
+//! start keeps starting in its slot, but no longer holds back reloads and scales. Scaling down takes the highest slots away: their workers are retired
 //! through the usual drain, and each slot is dropped once no worker of it is left; it is over
 //! when they all are. One scale at a time, never during a reload and no reload during one,
 //! so a reload always covers the slots there are and keeps within 2 x that count. A scale
@@ -26,6 +27,8 @@ pub struct Scaling {
     from: u32,
     /// The first workers of the slots added; the scale waits while one of them is starting.
     adding: Vec<WorkerId>,
+    /// When the scale stops waiting for them (`ready_timeout` after it started).
+    ready_by: Instant,
 }
 
 impl Supervisor {
@@ -91,7 +94,12 @@ impl Supervisor {
                 self.retire(now, id);
             }
         }
-        self.life.set_scale(Some(Scaling { from, adding }));
+        let ready_by = now + self.policy.ready_timeout;
+        self.life.set_scale(Some(Scaling {
+            from,
+            adding,
+            ready_by,
+        }));
     }
 
     /// Drop the removed slots nobody is left in, end the scale once it is over, then start
@@ -99,7 +107,7 @@ impl Supervisor {
     pub(super) fn settle_scale(&mut self, now: Instant) {
         loop {
             self.drop_removed_slots();
-            if !self.finish_scale() || !self.can_scale() {
+            if !self.finish_scale(now) || !self.can_scale() {
                 return;
             }
             let Some(target) = self.life.scale_to() else {
@@ -122,18 +130,39 @@ impl Supervisor {
         }
     }
 
-    /// End the scale in progress if it is over. False while one is still in progress.
-    fn finish_scale(&mut self) -> bool {
-        let Some(scale) = self.life.scale() else {
-            return true;
-        };
-        let starting = scale.adding.iter().any(|id| {
+    /// When a scale up stops waiting for its new workers, while one of them still starts.
+    pub(super) fn scale_deadline(&self) -> Option<Instant> {
+        let scale = self.life.scale()?;
+        (self.still_starting(scale) > 0).then_some(scale.ready_by)
+    }
+
+    fn still_starting(&self, scale: &Scaling) -> u32 {
+        let starting = scale.adding.iter().filter(|id| {
             self.workers
                 .get(id)
                 .is_some_and(|w| w.phase == Phase::Starting)
         });
-        if starting || self.slots.len() > self.slot_count as usize {
+        starting.count() as u32
+    }
+
+    /// End the scale in progress if it is over. False while one is still in progress.
+    fn finish_scale(&mut self, now: Instant) -> bool {
+        let Some(scale) = self.life.scale().cloned() else {
+            return true;
+        };
+        let starting = self.still_starting(&scale);
+        if (starting > 0 && now < scale.ready_by) || self.slots.len() > self.slot_count as usize {
             return false;
+        }
+        if starting > 0 {
+            let timeout_ms = self.policy.ready_timeout.as_millis() as u64;
+            self.trace(
+                None,
+                Trace::ScaleNotReady {
+                    starting,
+                    timeout_ms,
+                },
+            );
         }
         let (from, workers) = (scale.from, self.slot_count);
         self.life.set_scale(None);

@@ -81,6 +81,12 @@ pub enum Trace {
         from: u32,
         workers: u32,
     },
+    /// A scale up ends with `starting` new workers not ready after the ready timeout; they
+    /// keep starting in their slots (a reload replaces them).
+    ScaleNotReady {
+        starting: u32,
+        timeout_ms: u64,
+    },
     ScaleRefused {
         reason: ScaleRefused,
     },
@@ -157,7 +163,8 @@ impl Trace {
             | CrashLoop { .. }
             | NeverStarted { .. }
             | StuckAfterKill { .. }
-            | StartedAfterGivenUp { .. } => Level::Error,
+            | StartedAfterGivenUp { .. }
+            | ScaleNotReady { .. } => Level::Error,
             _ => Level::Debug,
         }
     }

@@ -147,7 +147,7 @@ impl fmt::Display for Trace {
                 silent.as_millis()
             ),
             ReloadIgnored => f.write_str("reload ignored: not running"),
-            ReloadQueued => f.write_str("reload in progress: one more will follow"),
+            ReloadQueued => f.write_str("a reload or scale is in progress: a reload will follow"),
             ReloadStarts { generation } => write!(f, "reload {generation} starts"),
             ReloadDone { generation } => write!(f, "reload {generation} done"),
             RestartIn { slot, delay } => {
@@ -158,6 +158,14 @@ impl fmt::Display for Trace {
             ScaleDone { from, workers } => {
                 write!(f, "scaled from {from} to {workers} worker(s)")
             }
+            ScaleNotReady {
+                starting,
+                timeout_ms,
+            } => write!(
+                f,
+                "{starting} new worker(s) not ready after {timeout_ms} ms: the scale ends, \
+                 they keep starting (a reload replaces them)"
+            ),
             ScaleRefused { reason } => write!(f, "{reason}"),
             SlotRemoved { slot } => write!(f, "slot {slot} is empty and removed"),
             Retiring { slot } => write!(f, "retiring worker {slot}"),

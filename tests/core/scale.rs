@@ -327,3 +327,47 @@ fn uptime_counts_from_start() {
     h.advance(secs(7));
     assert_eq!(h.sup.uptime(h.now()), secs(7));
 }
+
+#[test]
+fn a_new_worker_that_never_gets_ready_ends_the_scale_at_the_ready_timeout() {
+    let mut h = Harness::new(policy(1));
+    h.start_all_ready();
+    let began = h.elapsed();
+    assert_eq!(scale(&mut h, 2), [fork(2, 1, 0)]);
+    h.forked(2);
+    assert_eq!(h.deadline(), Some(began + secs(30)));
+    let out = h.fire_raw();
+    assert_eq!(h.elapsed(), began + secs(30));
+    assert_eq!(
+        errors(&out),
+        [Trace::ScaleNotReady {
+            starting: 1,
+            timeout_ms: 30_000
+        }]
+    );
+    assert_eq!(without_traces(out), [scaled(2)]);
+    assert!(!h.sup.is_scaling());
+    assert!(h.is_alive(2), "it keeps starting in its slot");
+    assert_eq!(
+        h.deadline(),
+        Some(secs(3600)),
+        "only the first monitoring round is due"
+    );
+}
+
+#[test]
+fn a_reload_queued_behind_a_hung_scale_up_starts_at_the_ready_timeout_and_replaces_it() {
+    let mut h = Harness::new(policy(1));
+    h.start_all_ready();
+    scale(&mut h, 2);
+    h.forked(2);
+    assert_eq!(h.hup(), NOTHING);
+    assert_eq!(h.fire(), [scaled(2), fork(3, 0, 1), fork(4, 1, 1)]);
+    h.ready(3);
+    h.ready(4);
+    assert_eq!(h.sup.reloading(), None, "the reload is done");
+    assert!(
+        h.worker(2).is_retiring(),
+        "the hung worker goes with its generation"
+    );
+}

@@ -64,3 +64,21 @@ test('a burst of two different signals interleaved leaves the master answering: 
   master.signal('SIGTERM');
   assert.deepEqual(await master.exit, { code: 0, signal: null });
 });
+
+test('with its stderr not read, a master that logs a lot still reloads and stops; the dropped lines are counted', async (t) => {
+  const port = await freePort();
+  const master = startMaster(t, { env: { PORT: String(port), WORKERS: '1', DEBUG: 'master-process' } });
+  master.child.stderr.pause(); // the pipe fills, as with a log reader that stopped
+  await master.waitFor('WORKER listening');
+  for (let i = 0; i < 10000; i++) {
+    master.signal('SIGTTOU'); // refused at one worker, logged
+    master.signal('SIGUSR2'); // logged, and forwarded
+  }
+  master.signal('SIGHUP');
+  const [reload] = await master.waitEvent('reload');
+  assert.equal(reload.generation, 1);
+  master.child.stderr.resume();
+  await master.waitStderr(/master-process: \d+ log line\(s\) dropped: stderr was not being read/);
+  master.signal('SIGTERM');
+  assert.deepEqual(await master.exit, { code: 0, signal: null });
+});

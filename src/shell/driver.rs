@@ -28,6 +28,9 @@ use crate::core::{
     WorkerTag,
 };
 
+/// How long the master waits at exit for its log lines to reach stderr.
+const LOG_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What the shell adds to the environment of a worker it forks now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkerEnv {
@@ -260,7 +263,12 @@ impl Driver {
                 }
             }
             NodeCommand::Notify(notice) => self.settle(notice),
-            NodeCommand::Exit { .. } => self.close_control(),
+            NodeCommand::Exit { .. } => {
+                self.close_control();
+                // The last lines (why it exits) before Node ends the process; bounded, as
+                // stderr may not be read at all.
+                super::log_writer::flush(LOG_FLUSH_TIMEOUT);
+            }
             _ => {}
         }
         if let Some(service) = self.service.as_mut() {

@@ -3,7 +3,6 @@
 //! need `DEBUG` to match `master-process`; error lines always print.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -140,7 +139,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for DebugLayer {
         } else {
             self.line(&message)
         };
-        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        super::log_writer::write_line(text);
     }
 }
 

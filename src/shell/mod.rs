@@ -9,6 +9,7 @@ pub mod driver;
 pub mod handles;
 pub mod host;
 pub mod log;
+pub mod log_writer;
 pub mod notify;
 pub mod package;
 pub mod sampler;

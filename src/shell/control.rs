@@ -291,14 +291,17 @@ fn admit(mut stream: UnixStream, tx: &Sender<Input>, open: &Arc<AtomicUsize>) {
         let answer = error_answer(format!("busy: {MAX_CONNECTIONS} connections already open"));
         return write_answer(&mut stream, &answer);
     }
-    let (tx, open) = (tx.clone(), open.clone());
+    let (tx, held) = (tx.clone(), open.clone());
     let spawned = std::thread::Builder::new()
         .name("master-process-control-conn".into())
         .spawn(move || {
             converse(stream, &tx);
-            open.fetch_sub(1, Ordering::SeqCst);
+            held.fetch_sub(1, Ordering::SeqCst);
         });
     if let Err(e) = spawned {
+        // The closure never ran: give its place back, or failed spawns would use up every
+        // place for good and the socket would answer "busy" from then on.
+        open.fetch_sub(1, Ordering::SeqCst);
         tracing::error!("control socket: no thread for a connection: {e}");
     }
 }

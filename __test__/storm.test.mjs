@@ -70,9 +70,18 @@ test('with its stderr not read, a master that logs a lot still reloads and stops
   const master = startMaster(t, { env: { PORT: String(port), WORKERS: '1', DEBUG: 'master-process' } });
   master.child.stderr.pause(); // the pipe fills, as with a log reader that stopped
   await master.waitFor('WORKER listening');
-  for (let i = 0; i < 10000; i++) {
-    master.signal('SIGTTOU'); // refused at one worker, logged
-    master.signal('SIGUSR2'); // logged, and forwarded
+  // Each SIGUSR2 the master handles logs two lines (pause or resume, and the forward) and
+  // reaches the worker, which prints a line on stdout: one at a time, so none coalesce. 3000
+  // of them log well over what the pipe, the paused stream and the log queue can hold.
+  let seen = 0;
+  for (let i = 0; i < 3000; i++) {
+    master.signal('SIGUSR2');
+    await master.waitUntil(() => {
+      const now = master.lines.length;
+      if (now === seen) return false;
+      seen = now;
+      return true;
+    }, `the worker's sigusr2 line ${i + 1}`);
   }
   master.signal('SIGHUP');
   const [reload] = await master.waitEvent('reload');

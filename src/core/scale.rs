@@ -3,12 +3,12 @@
 //! Scaling up adds slots at the end and forks their first worker at once (generation: the
 //! current one); it is over when each of them is ready (or gone: a crash is the restart
 //! logic's business), or once the ready timeout has passed: a new worker that hangs in its
-//! start keeps starting in its slot, but no longer holds back reloads and scales. Scaling down takes the highest slots away: their workers are retired
-//! through the usual drain, and each slot is dropped once no worker of it is left; it is over
-//! when they all are. One scale at a time, never during a reload and no reload during one,
-//! so a reload always covers the slots there are and keeps within 2 x that count. A scale
-//! asked for meanwhile waits, and only the latest target counts. The bounds are 1 and
-//! `MAX_WORKERS`.
+//! start keeps starting in its slot, but no longer holds back reloads and scales. Scaling
+//! down takes the highest slots away: their workers are retired through the usual drain,
+//! and each slot is dropped once no worker of it is left; it is over when they all are.
+//! One scale at a time, never during a reload and no reload during one, so a reload always
+//! covers the slots there are and keeps within 2 x that count. A scale asked for meanwhile
+//! waits, and only the latest target counts. The bounds are 1 and `MAX_WORKERS`.
 
 use std::time::Instant;
 
@@ -147,11 +147,11 @@ impl Supervisor {
 
     /// End the scale in progress if it is over. False while one is still in progress.
     fn finish_scale(&mut self, now: Instant) -> bool {
-        let Some(scale) = self.life.scale().cloned() else {
+        let Some(scale) = self.life.scale() else {
             return true;
         };
-        let starting = self.still_starting(&scale);
-        if (starting > 0 && now < scale.ready_by) || self.slots.len() > self.slot_count as usize {
+        let (starting, from, ready_by) = (self.still_starting(scale), scale.from, scale.ready_by);
+        if (starting > 0 && now < ready_by) || self.slots.len() > self.slot_count as usize {
             return false;
         }
         if starting > 0 {
@@ -164,7 +164,7 @@ impl Supervisor {
                 },
             );
         }
-        let (from, workers) = (scale.from, self.slot_count);
+        let workers = self.slot_count;
         self.life.set_scale(None);
         self.trace(None, Trace::ScaleDone { from, workers });
         self.node(NodeCommand::Notify(Notice::Scaled { workers }));

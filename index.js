@@ -7,13 +7,13 @@ const cluster = /** @type {import('node:cluster').Cluster} */ (/** @type {unknow
 const fs = require('node:fs');
 const path = require('node:path');
 const { EventEmitter } = require('node:events');
-const { PROTOCOL: protocol } = require('./lib/node-internals.js');
-const { dispatch } = require('./lib/commands.js');
-const { watchHandoffs } = require('./lib/handoff.js');
+const { PROTOCOL: protocol } = require('./lib/protocol.js');
+const { dispatch } = require('./lib/master/commands.js');
+const { watchHandoffs } = require('./lib/master/handoff.js');
 
 const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'];
-/** The worker side (drain, heartbeat, inherited sockets) in one file: see lib/worker-entry.js. */
-const WORKER_PRELOAD = path.join(__dirname, 'lib', 'worker-preload.js');
+/** The worker side (drain, heartbeat, inherited sockets) in one file: see lib/worker/entry.js. */
+const WORKER_PRELOAD = path.join(__dirname, 'lib', 'worker', 'preload.js');
 const EX_CONFIG = 78;
 const ID = Symbol('master-process worker id');
 /** The command line's way in (bin/master-process.js): not part of the public API. */
@@ -91,7 +91,7 @@ function startDirectory() {
 }
 
 function loadMaster(options, cli) {
-  const { Master } = /** @type {typeof import('./binding.js')} */ (require('./lib/native.js'));
+  const { Master } = /** @type {typeof import('./binding.js')} */ (require('./lib/master/native.js'));
   try {
     return new Master(toSettings(options), path.join(__dirname, 'package.json'), cli);
   } catch (error) {
@@ -265,7 +265,7 @@ function glue(master, startCwd, workerEnv) {
     if (worker?.isConnected()) worker.process.send(message, noop);
   }
 
-  /** @type {import('./lib/commands.js').Runners} */
+  /** @type {import('./lib/master/commands.js').Runners} */
   const run = {
     fork,
     drain: (command) => send(command, { cmd: protocol.DRAIN }),

@@ -9,7 +9,7 @@ import { startCli, freePort, get, tempDir, FIXTURES, ROOT } from './helpers.mjs'
 import { controlHome, ask, socketReady, cli } from './control-helpers.mjs';
 
 const PLAIN = path.join(FIXTURES, 'plain-app.js');
-const { settings } = createRequire(import.meta.url)('../lib/native.js');
+const { settings } = createRequire(import.meta.url)('../lib/master/native.js');
 
 /** The command on the plain app with `args` before it; its control socket's status. */
 async function running(t, args, { env = {}, workers = 1 } = {}) {

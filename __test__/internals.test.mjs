@@ -1,4 +1,4 @@
-// The Node internals the drain module relies on (lib/node-internals.js): each is checked once
+// The Node internals the drain module relies on (lib/worker/node-internals.js): each is checked once
 // per worker, and a worker on a Node that lacks one says so in one line on stderr and is
 // retired the 4.x way (SIGTERM, then SIGKILL) instead of misbehaving.
 //
@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { startMaster, freePort, FIXTURES, ROOT } from './helpers.mjs';
 
-const { MISSING } = createRequire(import.meta.url)(path.join(ROOT, 'lib', 'node-internals.js'));
+const { MISSING } = createRequire(import.meta.url)(path.join(ROOT, 'lib', 'worker', 'node-internals.js'));
 const BREAK = path.join(FIXTURES, 'break-internal.js');
 const PROBE = path.join(FIXTURES, 'internals-probe.js');
 const LACKS = 'master-process: this Node (';
@@ -93,7 +93,7 @@ const lacksLines = (master, pid) => master.stderrLines.filter((l) => l.startsWit
 
 // --- Each check, on this Node and on a Node that lacks what it checks -------------------------
 
-test('on this Node, every check of lib/node-internals.js passes', async (t) => {
+test('on this Node, every check of lib/worker/node-internals.js passes', async (t) => {
   const { atStart, listen, http } = await probe(t, 'checks');
   assert.deepEqual({ atStart, listen, http }, { atStart: [], listen: null, http: [] });
 });

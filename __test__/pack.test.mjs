@@ -156,7 +156,7 @@ test('installed from its tarballs, offline and without cargo: ERR_NO_BINARY alon
     await npm(running, ['pack', '--json', '--pack-destination', tarballs, ...setup.npmFlags], { cwd: ROOT, env: setup.env }),
   );
   const packed = root.files.map((f) => f.path);
-  for (const file of ['package.json', 'index.js', 'index.d.ts', 'binding.js', 'binding.d.ts', 'worker-drain.js', 'lib/worker-preload.js', 'lib/native.js', 'bin/master-process.js']) {
+  for (const file of ['package.json', 'index.js', 'index.d.ts', 'binding.js', 'binding.d.ts', 'worker-drain.js', 'lib/worker-preload.js', 'lib/worker/preload.js', 'lib/protocol.js', 'lib/master/native.js', 'bin/master-process.js']) {
     assert.ok(packed.includes(file), `the package has ${file}: ${packed.join(' ')}`);
   }
   const needless = packed.filter((file) => /^(scripts|src|tests?|__test__|bench|examples|npm|target|\.github|\.ci)\//.test(file) || file.endsWith('.node'));

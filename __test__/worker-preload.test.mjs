@@ -9,30 +9,30 @@ import { startMaster, freePort, tempDir, ROOT } from './helpers.mjs';
 
 const BUNDLER = path.join(ROOT, 'scripts', 'bundle-worker.js');
 
-test('the committed lib/worker-preload.js is the bundle of its current sources', () => {
+test('the committed lib/worker/preload.js is the bundle of its current sources', () => {
   const result = spawnSync(process.execPath, [BUNDLER, '--check'], { encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);
 });
 
 test('the bundle check fails once a source changes after the bundle was built', (t) => {
   const dir = tempDir(t, 'mp-bundle-');
-  for (const part of ['scripts', 'lib', 'worker-drain.js']) {
+  for (const part of ['scripts', 'lib']) {
     fs.cpSync(path.join(ROOT, part), path.join(dir, part), { recursive: true });
   }
   const script = path.join(dir, 'scripts', 'bundle-worker.js');
   assert.equal(spawnSync(process.execPath, [script, '--check']).status, 0);
-  fs.appendFileSync(path.join(dir, 'lib', 'worker-heartbeat.js'), '\n// changed\n');
+  fs.appendFileSync(path.join(dir, 'lib', 'worker', 'heartbeat.js'), '\n// changed\n');
   const result = spawnSync(process.execPath, [script, '--check'], { encoding: 'utf8' });
   assert.equal(result.status, 1);
-  assert.match(result.stderr, /lib\/worker-preload\.js is out of date/);
+  assert.match(result.stderr, /lib\/worker\/preload\.js is out of date/);
 });
 
 test('a worker preloads one file of master-process, and the app never sees the parts list', async (t) => {
   const master = startMaster(t, { fixture: 'preload-report.js', env: { PORT: String(await freePort()) } });
   const [report] = await master.waitFor('WORKER preload');
   const requires = report.execArgv.filter((arg, i) => report.execArgv[i - 1] === '--require');
-  assert.deepEqual(requires, [path.join(ROOT, 'lib', 'worker-preload.js')]);
-  assert.deepEqual(report.files, [path.join('lib', 'worker-preload.js')]);
+  assert.deepEqual(requires, [path.join(ROOT, 'lib', 'worker', 'preload.js')]);
+  assert.deepEqual(report.files, [path.join('lib', 'worker', 'preload.js')]);
   assert.equal(report.variable, null);
 });
 

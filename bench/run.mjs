@@ -65,7 +65,7 @@ const PLAIN = path.join(APPS, 'plain-cluster.js');
 const PLAIN_FORK = path.join(APPS, 'plain-cluster-fork.js');
 const TRACE_PRELOAD = path.join(APPS, 'trace-preload.js');
 // What a worker preloads by default: the bundle, running its heartbeat answerer and drain.
-const WORKER_PRELOAD = path.join(ROOT, 'lib', 'worker-preload.js');
+const WORKER_PRELOAD = path.join(ROOT, 'lib', 'worker', 'preload.js');
 const WORKER_PRELOAD_ENV = { MASTER_PROCESS_WORKER_PRELOAD: 'heartbeat,drain' };
 const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 
@@ -894,7 +894,7 @@ function render(result) {
         ms(l.bareFirstResponseMsP50), signed(v.firstMinusBareMs), signed(v.firstMinusPlainClusterForkMs)]);
     out.push(table(['reloader', 'SIGHUP->1st new resp', 'SIGHUP->reload ev', 'SIGHUP->old gone',
       'bare node app.js->1st resp', '1st new - bare', '1st new - plain fork'], rows));
-    out.push(`(bare \`node --require lib/worker-preload.js app.js\` (heartbeat and drain) -> 1st resp: ${ms(l.bareWithDrainPreloadMsP50)}; ` +
+    out.push(`(bare \`node --require lib/worker/preload.js app.js\` (heartbeat and drain) -> 1st resp: ${ms(l.bareWithDrainPreloadMsP50)}; ` +
       `times from SIGHUP / from spawn to the response's arrival, ${S.delayMs} ms handler included on both sides)`);
     if ('plainClusterForkFirstResponseMsP50' in l) {
       out.push(`(plain cluster fork: a plain Node \`cluster\` primary with ${l.plainClusterForkWorkers} workers serving ` +
@@ -911,7 +911,7 @@ function render(result) {
         'to last one\'s return; signal->its fork(): to the fork() call of the worker followed, then its own stages, ' +
         'which add up to the total sample by sample (the means in the JSON do); fork()->proc start: to the new process\'s performance.timeOrigin; start->env: ' +
         'node and V8 start-up; env->preloads: node\'s pre-execution (for a worker: IPC channel, cluster set-up); ' +
-        'preloads->app.js: the --require modules (lib/worker-preload.js) and loading app.js; app.js->listen: for a worker, ' +
+        'preloads->app.js: the --require modules (lib/worker/preload.js) and loading app.js; app.js->listen: for a worker, ' +
         'the listen round trip to the primary; 1st req->resp: the handler\'s delay and the way back)');
       out.push('', 'CPU time (BENCH_TRACE=1; medians, ms; the primary\'s from its threads\' schedstat, the worker\'s from ' +
         'process.cpuUsage() at its first request)');

@@ -40,7 +40,7 @@ class CliError extends Error {
 }
 
 function native() {
-  return /** @type {typeof import('../binding.js')} */ (require('../lib/native.js'));
+  return /** @type {typeof import('../binding.js')} */ (require('../lib/master/native.js'));
 }
 
 function version() {

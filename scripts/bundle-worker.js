@@ -1,5 +1,5 @@
 'use strict';
-// Builds lib/worker-preload.js, the one file a worker preloads, from lib/worker-entry.js and
+// Builds lib/worker/preload.js, the one file a worker preloads, from lib/worker/entry.js and
 // the package files it requires (relative `require`s, followed recursively). Each source keeps
 // its own module scope, in the order first required; `node:` modules are required as usual.
 // `node scripts/bundle-worker.js` writes the file; `--check` exits 1 when it is out of date.
@@ -8,8 +8,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..');
-const ENTRY = 'lib/worker-entry.js';
-const OUT = path.join(ROOT, 'lib', 'worker-preload.js');
+const ENTRY = 'lib/worker/entry.js';
+const OUT = path.join(ROOT, 'lib', 'worker', 'preload.js');
 const RELATIVE = /require\('(\.{1,2}\/[^']+)'\)/g;
 
 /** Package-relative paths of `entry` and every file it requires, entry first. */
@@ -37,7 +37,7 @@ function bundle() {
 // those and run \`npm run build\` (a test fails while this file is out of date).
 const path = require('node:path');
 
-const ROOT = path.join(__dirname, '..');
+const ROOT = path.join(__dirname, '..', '..');
 const MODULES = {
 ${modules.join('\n')}
 };

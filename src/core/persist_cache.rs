@@ -1,7 +1,7 @@
 //! A generation's compiled modules reach the compile cache as soon as it serves.
 //!
 //! Node writes its module compile cache when a process exits normally, and a retiring
-//! worker writes it before it is signalled (`worker-drain.js`). With only that, what a
+//! worker writes it before it is signalled (`lib/worker/drain.js`). With only that, what a
 //! generation compiled reaches the cache when it retires, after the next generation has
 //! started: on a fresh cache (a new container, a Node upgrade, a new folder) the first
 //! reload would start without it. So once every slot of a generation serves (the first

@@ -58,7 +58,7 @@ pub struct Policy {
     pub ready_timeout: Duration,
     /// A ready worker that does not answer a heartbeat for this long is replaced; `None`: off.
     pub heartbeat_timeout: Option<Duration>,
-    /// Whether workers carry the drain module (see `worker-drain.js`).
+    /// Whether workers carry the drain module (see `lib/worker/drain.js`).
     pub drain: bool,
     /// Whether workers compile with a module compile cache they can write (and carry the
     /// drain module, which writes it): then a generation writes it as soon as it serves.

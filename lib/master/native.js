@@ -9,7 +9,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const ROOT = path.join(__dirname, '..');
+const ROOT = path.join(__dirname, '..', '..');
 const BUILD_FROM_SOURCE =
   'To build it from source, use a clone of the repository with Rust >= 1.95 installed: ' +
   '`npm install` there builds the addon (or run `npm run build`).';
@@ -113,7 +113,7 @@ function noBinaryError(cause) {
 
 function load() {
   try {
-    return require('../binding.js');
+    return require('../../binding.js');
   } catch (cause) {
     throw noBinaryError(cause);
   }

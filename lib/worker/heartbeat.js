@@ -4,7 +4,7 @@
 // (a deadlock, an endless loop, SIGSTOP) is noticed and replaced. It says once at start that
 // it can answer: only workers that did are checked. Nothing runs per request.
 const internals = require('./node-internals.js');
-const protocol = internals.PROTOCOL;
+const { PROTOCOL: protocol } = require('../protocol.js');
 
 // A worker that cannot hear the master's NODE_ messages could never answer: it does not
 // say it can, so it is not checked (the drain module reports that Node's lack once).

@@ -4,7 +4,7 @@
 // (__test__/types.test.mjs), so a command added in Rust and not handled here fails the
 // check instead of vanishing.
 
-/** @typedef {import('../binding').JsCommand} JsCommand */
+/** @typedef {import('../../binding').JsCommand} JsCommand */
 /**
  * One function per command kind.
  * @typedef {{ [K in JsCommand['kind']]: (command: Extract<JsCommand, { kind: K }>) => void }} Runners

@@ -11,8 +11,7 @@
 // any other address is left as it was (cluster binds it as usual).
 
 const internals = require('./node-internals.js');
-
-const protocol = internals.PROTOCOL;
+const { PROTOCOL: protocol } = require('../protocol.js');
 
 const inherited = JSON.parse(process.env.MASTER_PROCESS_INHERITED || '[]');
 const ANY = new Set(['0.0.0.0', '::', '::0']);

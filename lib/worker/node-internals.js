@@ -1,13 +1,12 @@
 'use strict';
-// Every Node internal the drain module (worker-drain.js) relies on, in one place, each checked
-// once per worker before the drain relies on it; and the drain protocol's message names,
-// which rely on one of them. What lives in modules a worker loads anyway (net,
-// diagnostics_channel, the IPC channel) is checked at start-up; what lives in node:http
+// Every Node internal the worker side (drain.js, inherited-listen.js) relies on, in one place,
+// each checked once per worker before it is relied on. What lives in modules a worker loads
+// anyway (net, diagnostics_channel, the IPC channel) is checked at start-up; what lives in node:http
 // is checked when a worker with an HTTP(S) server is first asked to drain, because http is
 // loaded by then (loading http or https at start would add about 3 ms to every worker's
 // start-up) and those checks take about 1 ms, which is kept off the way to the worker's first
 // response. The checks keep nothing, and none runs per request. A failed check names what is
-// missing; worker-drain.js then retires the worker the 4.x way instead of misbehaving.
+// missing; drain.js then retires the worker the 4.x way instead of misbehaving.
 
 const net = require('node:net');
 const diagnostics = require('node:diagnostics_channel');
@@ -24,26 +23,6 @@ const MISSING = {
 
 const REQUEST_START = 'http.server.request.start';
 
-/**
- * The drain protocol between the master and the modules preloaded into workers. An IPC
- * message whose `cmd` starts with NODE_ is emitted as 'internalMessage' (the internal checked
- * below), so the app's process.on('message') never sees these. Kept here rather than in a
- * file of their own: every file a worker preloads adds to each worker's start.
- */
-const PROTOCOL = Object.freeze({
-  DRAIN: 'NODE_MASTER_PROCESS_DRAIN',
-  DRAINED: 'NODE_MASTER_PROCESS_DRAINED',
-  SETTLE: 'NODE_MASTER_PROCESS_SETTLE',
-  SETTLED: 'NODE_MASTER_PROCESS_SETTLED',
-  // A server listens on an inherited socket (socket activation): cluster does not tell the
-  // primary of such a listen, so the worker does.
-  LISTENING: 'NODE_MASTER_PROCESS_LISTENING',
-  // Liveness: the master asks, the worker's event loop answers (and says ALIVE once at start).
-  PING: 'NODE_MASTER_PROCESS_PING',
-  ALIVE: 'NODE_MASTER_PROCESS_ALIVE',
-  // The module compile cache: write what this worker compiled, now.
-  PERSIST_CACHE: 'NODE_MASTER_PROCESS_PERSIST_CACHE',
-});
 
 function noop() {}
 
@@ -54,7 +33,7 @@ function noop() {}
  *   'internalMessage', not 'message'. Node's own IPC code listens there before any --require
  *   runs (child_process for its handle ACKs, cluster for its worker protocol), so a Node that
  *   routes NODE_ messages another way has no such listener. A process without an IPC channel
- *   is no worker of a master (say, `node --require worker-drain.js app.js`): nothing to hear.
+ *   is no worker of a master (say, `node --require master-process/worker-drain.js app.js`): nothing to hear.
  * - diagnostics_channel.subscribe(name, fn), which the drain calls (only once draining).
  * - socket._httpMessage is a plain field: no accessor anywhere on net.Socket's prototype chain
  *   (an accessor is how Node deprecates or moves a field, and reading it might warn).
@@ -211,7 +190,6 @@ function hasKeepAliveField(http) {
 }
 
 module.exports = {
-  PROTOCOL,
   MISSING,
   checkAtStart,
   checkHttp,

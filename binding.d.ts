@@ -54,6 +54,12 @@ export declare class Master {
   settled(id: number): void
   /** The worker exited (`code` or `signal`). */
   exited(id: number, code?: number | undefined | null, signal?: string | undefined | null): void
+  /** Worker `id`'s IPC channel closed. */
+  disconnected(id: number): void
+  /** The primary holds a connection (`ticket`, new) that no worker took. */
+  orphaned(ticket: number): void
+  /** Worker `id` answered the hand-off of `ticket`. */
+  handoffAnswered(ticket: number, id: number, accepted: boolean): void
   /** Worker `id` answered a heartbeat (or said at start that it can). */
   alive(id: number): void
   /** Whether workers get the heartbeat module (`MASTER_PROCESS_HEARTBEAT_TIMEOUT` not off). */
@@ -94,6 +100,9 @@ export type JsCommand =
   | { kind: 'heartbeat'; id: number }
   | { kind: 'isolate'; id: number }
   | { kind: 'persist'; id: number }
+  | { kind: 'handoff'; ticket: number; id: number }
+  | { kind: 'release'; ticket: number }
+  | { kind: 'unlisten' }
   | { kind: 'exit'; code: number }
 
 /** A listening socket the service manager passed to the master (socket activation). */

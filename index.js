@@ -9,7 +9,8 @@ const path = require('node:path');
 const { EventEmitter } = require('node:events');
 const { PROTOCOL: protocol } = require('./lib/protocol.js');
 const { dispatch } = require('./lib/master/commands.js');
-const { watchHandoffs } = require('./lib/master/handoff.js');
+const { holdConnections } = require('./lib/master/handoff.js');
+const { keepListeners } = require('./lib/master/listeners.js');
 
 const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'];
 /** The worker side (drain, heartbeat, inherited sockets) in one file: see lib/worker/entry.js. */
@@ -198,6 +199,8 @@ function glue(master, startCwd, workerEnv) {
   const hiddenEnv = master.hiddenEnv;
   const handle = new MasterHandle(master, workers);
   const idOf = (worker) => worker[ID]?.id;
+  const connections = holdConnections(master, (id) => workers.get(id));
+  const listeners = keepListeners();
 
   const onListening = (worker, address) => {
     if (idOf(worker) === undefined) return;
@@ -249,7 +252,8 @@ function glue(master, startCwd, workerEnv) {
     worker[ID] = { id: command.id, index: command.index, generation: command.generation };
     workers.set(command.id, worker);
     worker.on('error', noop); // IPC to a worker that is already gone
-    watchHandoffs(worker, () => [...workers.values()]);
+    connections.watch(worker, command.id);
+    listeners.watch(worker);
     worker.process.on('internalMessage', (message) => {
       if (message?.cmd === protocol.DRAINED) master.drained(command.id);
       else if (message?.cmd === protocol.LISTENING) master.listening(command.id, message.path ?? null);
@@ -260,9 +264,11 @@ function glue(master, startCwd, workerEnv) {
     else worker.process.once('error', () => gone(worker, null, null)); // ENOENT, EAGAIN: no 'exit'
   }
 
+  /** Send to worker `command.id`; one that cannot be reached any more is reported at once. */
   function send(command, message) {
     const worker = workers.get(command.id);
     if (worker?.isConnected()) worker.process.send(message, noop);
+    else if (worker) master.disconnected(command.id);
   }
 
   /** @type {import('./lib/master/commands.js').Runners} */
@@ -283,6 +289,9 @@ function glue(master, startCwd, workerEnv) {
       const worker = workers.get(command.id);
       if (worker?.isConnected()) worker.disconnect();
     },
+    handoff: connections.handoff,
+    release: connections.release,
+    unlisten: () => listeners.release(),
   };
   return { handle, unglue, onCommand: (command) => dispatch(command, run) };
 }

@@ -303,3 +303,53 @@ export function alive(pid) {
     return error.code === 'EPERM';
   }
 }
+
+/**
+ * `loops` clients, each sending requests on a new connection every time, to a TCP port or a
+ * unix socket path, until stopped; every outcome counted in `stats.errors` by its code (a
+ * request with no answer within `timeoutMs` counts once, as TIMEOUT, never also as the reset
+ * its destruction causes). `stop()` ends the loops and resolves the stats once every request
+ * has an outcome; `answered(n)` waits for n more answers.
+ */
+export function freshConnections(target, { loops = 8, timeoutMs = 8000 } = {}) {
+  const where = typeof target === 'string' ? { socketPath: target } : { host: '127.0.0.1', port: target };
+  const stats = { sent: 0, ok: 0, errors: {} };
+  let running = true;
+  let waiters = [];
+  const one = () => new Promise((resolve) => {
+    stats.sent++;
+    let outcome = null;
+    const settle = (code) => {
+      if (outcome !== null) return;
+      outcome = code;
+      if (code === 'ok') stats.ok++;
+      else stats.errors[code] = (stats.errors[code] || 0) + 1;
+      waiters = waiters.filter((w) => !w());
+      resolve();
+    };
+    const req = http.get({ ...where, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => settle('ok'));
+      res.on('error', (e) => settle(e.code ?? 'ERROR'));
+    });
+    req.setTimeout(timeoutMs, () => {
+      settle('TIMEOUT');
+      req.destroy();
+    });
+    req.on('error', (e) => settle(e.code ?? 'ERROR'));
+  });
+  const all = Array.from({ length: loops }, async () => { while (running) await one(); });
+  const failed = () => Object.values(stats.errors).reduce((n, c) => n + c, 0);
+  /** Resolves once `n` more requests than now were answered (rejects after `ms`: a hang guard). */
+  const answered = (n, ms = 20000) => new Promise((resolve, reject) => {
+    const goal = stats.ok + n;
+    const timer = setTimeout(() => reject(new Error(`no ${n} more answers in ${ms} ms: ${JSON.stringify(stats)}`)), ms);
+    waiters.push(() => {
+      if (stats.ok < goal) return false;
+      clearTimeout(timer);
+      resolve();
+      return true;
+    });
+  });
+  return { stats, failed, answered, stop: async () => { running = false; await Promise.all(all); return stats; } };
+}

@@ -5,8 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
-import { startMaster, freePort, get, alive } from './helpers.mjs';
+import { startMaster, freePort, get, alive, freshConnections } from './helpers.mjs';
 import { startLoad } from '../bench/load-client.mjs';
 
 /** How many descriptors `pid` has open (Infinity once it is gone). */
@@ -16,24 +15,6 @@ function fds(pid) {
   } catch {
     return Infinity;
   }
-}
-
-/** `loops` clients, each sending requests on new connections until stopped; every outcome counted. */
-function freshConnections(port, loops = 8, timeoutMs = 8000) {
-  const stats = { sent: 0, ok: 0, errors: {} };
-  let running = true;
-  const one = () => new Promise((resolve) => {
-    stats.sent++;
-    const req = http.get({ host: '127.0.0.1', port, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => { stats.ok++; resolve(); });
-    });
-    const fail = (code) => { stats.errors[code] = (stats.errors[code] || 0) + 1; resolve(); };
-    req.setTimeout(timeoutMs, () => { req.destroy(); fail('TIMEOUT'); });
-    req.on('error', (e) => { if (!req.destroyed || e.code !== 'ECONNRESET' || !stats.timedOut) fail(e.code); });
-  });
-  const all = Array.from({ length: loops }, async () => { while (running) await one(); });
-  return { stats, stop: async () => { running = false; await Promise.all(all); return stats; } };
 }
 
 test('a SIGSTOPped worker is replaced for not responding, and no request hangs', async (t) => {

@@ -57,6 +57,12 @@ pub enum JsCommand {
     Isolate { id: u32 },
     /// Ask worker `id` to write what it compiled to its module compile cache now.
     Persist { id: u32 },
+    /// Hand the connection held as `ticket` to worker `id` (its answer: `Master.handoffAnswered`).
+    Handoff { ticket: u32, id: u32 },
+    /// Close the primary's copy of the connection held as `ticket`.
+    Release { ticket: u32 },
+    /// The master stops: its listening sockets may close (see lib/master/listeners.js).
+    Unlisten,
     /// `process.exit(code)`.
     Exit { code: i32 },
 }
@@ -379,6 +385,28 @@ impl Master {
         self.send(Event::Exited { id, code, signal });
     }
 
+    /// Worker `id`'s IPC channel closed.
+    #[napi]
+    pub fn disconnected(&self, id: u32) {
+        self.send(Event::Disconnected { id });
+    }
+
+    /// The primary holds a connection (`ticket`, new) that no worker took.
+    #[napi]
+    pub fn orphaned(&self, ticket: u32) {
+        self.send(Event::Orphaned { ticket });
+    }
+
+    /// Worker `id` answered the hand-off of `ticket`.
+    #[napi]
+    pub fn handoff_answered(&self, ticket: u32, id: u32, accepted: bool) {
+        self.send(Event::HandoffAnswered {
+            ticket,
+            id,
+            accepted,
+        });
+    }
+
     /// Worker `id` answered a heartbeat (or said at start that it can).
     #[napi]
     pub fn alive(&self, id: u32) {
@@ -564,6 +592,9 @@ impl JsOutbox {
             NodeCommand::Heartbeat { id } => JsCommand::Heartbeat { id },
             NodeCommand::Isolate { id } => JsCommand::Isolate { id },
             NodeCommand::PersistCompileCache { id } => JsCommand::Persist { id },
+            NodeCommand::HandOff { ticket, to } => JsCommand::Handoff { ticket, id: to },
+            NodeCommand::CloseConnection { ticket } => JsCommand::Release { ticket },
+            NodeCommand::CloseListeners => JsCommand::Unlisten,
         }
     }
 }

@@ -38,6 +38,12 @@ function dispatch(command, run) {
       return run.isolate(command);
     case 'persist':
       return run.persist(command);
+    case 'handoff':
+      return run.handoff(command);
+    case 'release':
+      return run.release(command);
+    case 'unlisten':
+      return run.unlisten(command);
     default: {
       /** @type {never} */
       const unknown = command;

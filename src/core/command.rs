@@ -1,6 +1,6 @@
 //! What the supervisor asks the shell to do: the outputs of `Supervisor::handle`.
 
-use super::event::WorkerId;
+use super::event::{Ticket, WorkerId};
 use super::reason::{ExitStatus, FailReason, ReplaceReason, StopReason};
 use super::trace::Trace;
 
@@ -24,7 +24,7 @@ pub struct WorkerTag {
 #[derive(Debug, Clone, PartialEq)]
 pub enum WorkerNote {
     /// The worker's RSS is above 80 % of the memory limit: `percent` of it.
-    MemHigh { percent: u64 },
+    MemHigh { percent: f64 },
     /// To the new worker that replaced the faulty `old_pid`.
     ReplacedFaulty {
         reason: ReplaceReason,
@@ -120,6 +120,20 @@ pub enum NodeCommand {
     PersistCompileCache {
         id: WorkerId,
     },
+    /// Hand connection `ticket` to worker `to` (cluster's own hand-off message).
+    HandOff {
+        ticket: Ticket,
+        to: WorkerId,
+    },
+    /// Close the primary's copy of connection `ticket`: a worker has its own, or the master
+    /// stops and none will.
+    CloseConnection {
+        ticket: Ticket,
+    },
+    /// The master stops: its listening sockets may close now (the ones no worker holds at
+    /// once, the others once their last worker has drained). Until then they stay open
+    /// whatever takes a worker away.
+    CloseListeners,
 }
 
 /// An output of the state machine.

@@ -3,6 +3,9 @@
 /// The core's own name for a worker; stable for the worker's life, never reused.
 pub type WorkerId = u32;
 
+/// The glue's name for a connection the primary holds and must hand to a worker.
+pub type Ticket = u32;
+
 /// The signals the master handles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
@@ -118,6 +121,21 @@ pub enum Event {
     /// The worker's event loop answered a heartbeat (or said at start that it can).
     Alive {
         id: WorkerId,
+    },
+    /// The worker's IPC channel closed: nothing can be sent to it, no answer can come.
+    Disconnected {
+        id: WorkerId,
+    },
+    /// The primary holds connection `ticket` that no worker took: a hand-off whose worker's
+    /// channel closed before it answered (cluster's own, or one of ours).
+    Orphaned {
+        ticket: Ticket,
+    },
+    /// Worker `id` answered the hand-off of `ticket`: it took the connection, or refused it.
+    HandoffAnswered {
+        ticket: Ticket,
+        id: WorkerId,
+        accepted: bool,
     },
     /// Nothing but time passed.
     Tick,

@@ -23,6 +23,8 @@ pub struct Liveness {
     pub answered_at: Option<Instant>,
     /// When it is asked next, once ready.
     pub ask_at: Option<Instant>,
+    /// Whether it was cut off from new connections for not answering.
+    pub cut_off: bool,
 }
 
 impl Supervisor {
@@ -117,6 +119,7 @@ impl Supervisor {
         self.node(NodeCommand::Isolate { id });
         if let Some(w) = self.workers.get_mut(&id) {
             w.liveness.answered_at = Some(now);
+            w.liveness.cut_off = true;
         }
         self.condemn(now, id, ReplaceReason::Unresponsive);
     }

@@ -4,6 +4,7 @@
 mod command;
 pub mod compile_cache;
 mod event;
+mod handoff;
 mod lifecycle;
 mod liveness;
 mod monitor;
@@ -26,7 +27,9 @@ use std::time::Instant;
 pub use command::{
     Command, NodeCommand, Notice, ServiceState, WorkerNote, WorkerSignal, WorkerTag,
 };
-pub use event::{Event, Reading, Sample, SampleResult, ScaleTo, Signal, WorkerId, WorkerMessage};
+pub use event::{
+    Event, Reading, Sample, SampleResult, ScaleTo, Signal, Ticket, WorkerId, WorkerMessage,
+};
 pub use policy::{Limits, Policy, ReadyOn, Swap, MAX_WORKERS, PACED_CRASHES};
 pub use reason::{ExitStatus, FailReason, PauseCause, ReplaceReason, ScaleRefused, StopReason};
 pub use slot::Slot;
@@ -55,6 +58,7 @@ pub struct Supervisor {
     life: Lifecycle,
     paused: bool,
     next_sample: Option<Instant>,
+    handoffs: handoff::Handoffs,
     out: Vec<Command>,
 }
 
@@ -72,6 +76,7 @@ impl Supervisor {
             life: Lifecycle::Idle,
             paused: false,
             next_sample: None,
+            handoffs: Default::default(),
             out: Vec::new(),
             policy,
         }
@@ -218,6 +223,13 @@ impl Supervisor {
             Event::Alive { id } => self.on_alive(now, id),
             Event::Samples(samples) => self.on_samples(now, samples),
             Event::PackageChanged { id, version } => self.on_package_changed(now, id, version),
+            Event::Disconnected { id } => self.on_disconnected(id),
+            Event::Orphaned { ticket } => self.on_orphaned(ticket),
+            Event::HandoffAnswered {
+                ticket,
+                id,
+                accepted,
+            } => self.on_handoff_answered(ticket, id, accepted),
             Event::Tick => {}
         }
     }
@@ -275,6 +287,7 @@ impl Supervisor {
             streaks: Default::default(),
             liveness: Default::default(),
             last_reading: None,
+            connected: true,
         };
         let tag = worker.tag();
         self.workers.insert(id, worker);
@@ -358,6 +371,7 @@ impl Supervisor {
         let tag = worker.tag();
         self.trace(Some(tag), Trace::Ready { slot: tag.slot });
         self.start_asking(now, id);
+        self.place_waiting();
         match purpose {
             Purpose::Serve => {}
             Purpose::Reload => self.on_reload_worker_ready(now, id),

@@ -131,8 +131,9 @@ impl Supervisor {
             };
             self.trace(Some(tag), Trace::OverLimits(over));
         }
-        let percent = reading.rss_bytes.saturating_mul(100) / limits.max_memory_bytes.max(1);
-        if percent > 80 {
+        // Unrounded, as 4.x sent it (85.43, not 85).
+        let percent = reading.rss_bytes as f64 * 100.0 / limits.max_memory_bytes.max(1) as f64;
+        if percent > 80.0 {
             let note = WorkerNote::MemHigh { percent };
             self.node(NodeCommand::Send { id, note });
         }

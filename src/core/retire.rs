@@ -42,9 +42,11 @@ impl Supervisor {
         }
     }
 
-    /// First step once the pid is known: drain when workers carry the module, else SIGTERM.
+    /// First step once the pid is known: drain when workers carry the module and this one
+    /// can still be reached, else SIGTERM.
     pub(super) fn begin_drain(&mut self, id: WorkerId) {
-        if self.policy.drain {
+        let connected = self.workers.get(&id).is_some_and(|w| w.connected);
+        if self.policy.drain && connected {
             self.set_stage(id, RetireStage::Draining);
             self.node(NodeCommand::Drain { id });
         } else {
@@ -65,6 +67,27 @@ impl Supervisor {
             self.trace(self.tag(id), Trace::Settled);
             self.terminate(id);
         }
+    }
+
+    /// The worker's IPC channel closed: nothing reaches it and no answer can come. A drain
+    /// or settle in progress is not waited for (SIGTERM now); what was being handed to it
+    /// is placed again.
+    pub(super) fn on_disconnected(&mut self, id: WorkerId) {
+        let Some(worker) = self.workers.get_mut(&id) else {
+            return self.unknown(id, "disconnect");
+        };
+        if !worker.connected {
+            return;
+        }
+        worker.connected = false;
+        if matches!(
+            self.stage(id),
+            Some(RetireStage::Draining | RetireStage::Settling)
+        ) {
+            self.trace(self.tag(id), Trace::DisconnectedWhileDraining);
+            self.terminate(id);
+        }
+        self.place_again_sent_to(id);
     }
 
     pub(super) fn retire_deadlines(&mut self, now: Instant) {

@@ -20,6 +20,8 @@ impl Supervisor {
         };
         self.trace(None, trace);
         self.node(NodeCommand::Notify(Notice::Stopping { code, reason }));
+        self.node(NodeCommand::CloseListeners);
+        self.close_waiting_connections();
         self.tell_service(ServiceState::Stopping);
         for slot in &mut self.slots {
             slot.restart_at = None;

@@ -112,6 +112,17 @@ pub enum Trace {
     Exiting {
         code: i32,
     },
+    /// A connection no worker took goes to worker `to` (by id).
+    HandingOff {
+        ticket: u32,
+        to: WorkerId,
+    },
+    /// A connection no worker took waits: no worker takes connections now.
+    HandoffWaits {
+        ticket: u32,
+    },
+    /// A retiring worker's channel closed before its drain was over: signalled at once.
+    DisconnectedWhileDraining,
     // Errors from here on.
     PackageChanged {
         version: String,

@@ -92,6 +92,8 @@ pub struct Worker {
     pub liveness: Liveness,
     /// Its latest sample (CPU and RSS), once monitoring has read it.
     pub last_reading: Option<Reading>,
+    /// Whether its IPC channel is open (until `Event::Disconnected`).
+    pub connected: bool,
 }
 
 impl Worker {
@@ -109,6 +111,11 @@ impl Worker {
 
     pub fn is_ready(&self) -> bool {
         self.phase == Phase::Ready
+    }
+
+    /// Whether a connection may be handed to it: ready, known, reachable, not cut off.
+    pub fn takes_connections(&self) -> bool {
+        self.is_ready() && self.pid.is_some() && self.connected && !self.liveness.cut_off
     }
 
     /// How long since it was forked (since its fork was confirmed, once it was).

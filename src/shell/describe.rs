@@ -176,6 +176,17 @@ impl fmt::Display for Trace {
             AlreadyStopping { reason } => write!(f, "already stopping; {reason} ignored"),
             Stopping { reason } => write!(f, "stopping ({reason}): retiring every worker"),
             Exiting { code } => write!(f, "all workers gone: exiting with code {code}"),
+            HandingOff { ticket, to } => write!(
+                f,
+                "handing connection #{ticket}, which no worker took, to worker #{to}"
+            ),
+            HandoffWaits { ticket } => write!(
+                f,
+                "connection #{ticket}, which no worker took, waits for a worker to be ready"
+            ),
+            DisconnectedWhileDraining => {
+                f.write_str("its channel closed while draining: terminating")
+            }
             PackageChanged { version } => write!(
                 f,
                 "master-process on disk changed to version {version}; stopping so the service manager restarts it"
@@ -272,8 +283,12 @@ mod tests {
     #[test]
     fn notes_are_the_json_4x_sent() {
         assert_eq!(
-            note_json(&WorkerNote::MemHigh { percent: 85 }),
+            note_json(&WorkerNote::MemHigh { percent: 85.0 }),
             r#"{"msg":"mem_high","mem_perc":85}"#
+        );
+        assert_eq!(
+            note_json(&WorkerNote::MemHigh { percent: 85.4375 }),
+            r#"{"msg":"mem_high","mem_perc":85.4375}"#
         );
         let replaced = WorkerNote::ReplacedFaulty {
             reason: ReplaceReason::Memory,

@@ -428,6 +428,11 @@ pub fn reload_failed(generation: u32, reason: FailReason) -> Command {
     notify(Notice::ReloadFailed { generation, reason })
 }
 
+/// The listening sockets may close: what every stop says right after `stopping`.
+pub fn close_listeners() -> Command {
+    Command::Node(NodeCommand::CloseListeners)
+}
+
 pub fn stopping(code: i32, reason: StopReason) -> Command {
     notify(Notice::Stopping { code, reason })
 }
@@ -447,7 +452,7 @@ pub fn send(id: WorkerId, note: WorkerNote) -> Command {
     Command::Node(NodeCommand::Send { id, note })
 }
 
-pub fn mem_high(id: WorkerId, percent: u64) -> Command {
+pub fn mem_high(id: WorkerId, percent: f64) -> Command {
     send(id, WorkerNote::MemHigh { percent })
 }
 

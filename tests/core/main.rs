@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod handoff;
 mod invariants;
 mod liveness;
 mod monitor;

@@ -3,8 +3,8 @@
 
 use super::harness::*;
 use master_process::core::{
-    Command, Event, Limits, NodeCommand, Notice, PauseCause, Policy, ReplaceReason, SampleResult,
-    Signal, Trace, WorkerId, WorkerMessage, WorkerNote,
+    Command, Event, Limits, NodeCommand, Notice, PauseCause, Policy, Reading, ReplaceReason,
+    SampleResult, Signal, Trace, WorkerId, WorkerMessage, WorkerNote,
 };
 
 /// Limits: 100 MiB x 3 samples, 90 % CPU x 3 samples, a round every 2 s after 10 s.
@@ -90,8 +90,8 @@ fn a_memory_streak_condemns_and_the_replacement_takes_over() {
     let mut h = Harness::new(monitored(1));
     h.start_all_ready();
     assert_eq!(first_round(&mut h), [(1, pid(1))]);
-    assert_eq!(h.samples(&[(1, reading(120, 1.0))]), [mem_high(1, 120)]);
-    assert_eq!(round(&mut h, 1, 120, 1.0), [mem_high(1, 120)]);
+    assert_eq!(h.samples(&[(1, reading(120, 1.0))]), [mem_high(1, 120.0)]);
+    assert_eq!(round(&mut h, 1, 120, 1.0), [mem_high(1, 120.0)]);
     assert_eq!(h.sample_round(), [(1, pid(1))]);
     let out = h.samples_raw(&[(1, reading(120, 1.0))]);
     assert!(debugs(&out).contains(&Trace::Replacing {
@@ -99,7 +99,7 @@ fn a_memory_streak_condemns_and_the_replacement_takes_over() {
         reason: ReplaceReason::Memory
     }));
     // Fork first, same slot and generation; the old one keeps serving meanwhile.
-    assert_eq!(without_traces(out), [mem_high(1, 120), fork(2, 0, 0)]);
+    assert_eq!(without_traces(out), [mem_high(1, 120.0), fork(2, 0, 0)]);
     assert_eq!(h.elapsed(), secs(14));
     assert!(!h.worker(1).is_retiring());
 
@@ -126,14 +126,14 @@ fn a_good_sample_resets_the_memory_streak() {
     let mut h = Harness::new(monitored(1));
     h.start_all_ready();
     first_round(&mut h);
-    assert_eq!(h.samples(&[(1, reading(120, 1.0))]), [mem_high(1, 120)]);
-    assert_eq!(round(&mut h, 1, 120, 1.0), [mem_high(1, 120)]);
+    assert_eq!(h.samples(&[(1, reading(120, 1.0))]), [mem_high(1, 120.0)]);
+    assert_eq!(round(&mut h, 1, 120, 1.0), [mem_high(1, 120.0)]);
     assert_eq!(round(&mut h, 1, 50, 1.0), NOTHING);
-    assert_eq!(round(&mut h, 1, 120, 1.0), [mem_high(1, 120)]);
-    assert_eq!(round(&mut h, 1, 120, 1.0), [mem_high(1, 120)]);
+    assert_eq!(round(&mut h, 1, 120, 1.0), [mem_high(1, 120.0)]);
+    assert_eq!(round(&mut h, 1, 120, 1.0), [mem_high(1, 120.0)]);
     assert_eq!(
         round(&mut h, 1, 120, 1.0),
-        [mem_high(1, 120), fork(2, 0, 0)]
+        [mem_high(1, 120.0), fork(2, 0, 0)]
     );
 }
 
@@ -167,12 +167,28 @@ fn mem_high_is_sent_above_80_percent_of_the_limit() {
     h.start_all_ready();
     first_round(&mut h);
     assert_eq!(h.samples(&[(1, reading(80, 1.0))]), NOTHING);
-    assert_eq!(round(&mut h, 1, 81, 1.0), [mem_high(1, 81)]);
-    assert_eq!(round(&mut h, 1, 99, 1.0), [mem_high(1, 99)]);
-    assert_eq!(round(&mut h, 1, 100, 1.0), [mem_high(1, 100)]);
+    assert_eq!(round(&mut h, 1, 81, 1.0), [mem_high(1, 81.0)]);
+    assert_eq!(round(&mut h, 1, 99, 1.0), [mem_high(1, 99.0)]);
+    assert_eq!(round(&mut h, 1, 100, 1.0), [mem_high(1, 100.0)]);
     // At the limit is not over it: still no replacement.
-    assert_eq!(round(&mut h, 1, 100, 1.0), [mem_high(1, 100)]);
+    assert_eq!(round(&mut h, 1, 100, 1.0), [mem_high(1, 100.0)]);
     assert_eq!(h.live(), 1);
+}
+
+#[test]
+fn mem_high_carries_the_unrounded_percentage_as_4x_did() {
+    let mut h = Harness::new(monitored(1));
+    h.start_all_ready();
+    first_round(&mut h);
+    let limit = h.sup.policy().limits.max_memory_bytes;
+    let rss_bytes = limit / 10_000 * 8543; // 85.43 %
+    let percent = rss_bytes as f64 * 100.0 / limit as f64;
+    assert!((percent - 85.43).abs() < 0.01 && percent.fract() != 0.0);
+    let sample = Some(Reading {
+        cpu_percent: 1.0,
+        rss_bytes,
+    });
+    assert_eq!(h.samples(&[(1, sample)]), [mem_high(1, percent)]);
 }
 
 #[test]
@@ -264,7 +280,7 @@ fn paused_monitoring_asks_for_no_sample_and_ignores_samples() {
     let mut h = Harness::new(monitored(1));
     h.start_all_ready();
     first_round(&mut h);
-    assert_eq!(h.samples(&[(1, reading(120, 1.0))]), [mem_high(1, 120)]);
+    assert_eq!(h.samples(&[(1, reading(120, 1.0))]), [mem_high(1, 120.0)]);
     assert_eq!(h.signal(Signal::Usr2), [usr2(1)]);
     assert!(h.sup.is_paused());
     for _ in 0..5 {
@@ -275,10 +291,10 @@ fn paused_monitoring_asks_for_no_sample_and_ignores_samples() {
     assert_eq!(h.signal(Signal::Usr2), [usr2(1)]);
     assert!(!h.sup.is_paused());
     // The streak went on where it was: two more over the limit condemn.
-    assert_eq!(round(&mut h, 1, 120, 1.0), [mem_high(1, 120)]);
+    assert_eq!(round(&mut h, 1, 120, 1.0), [mem_high(1, 120.0)]);
     assert_eq!(
         round(&mut h, 1, 120, 1.0),
-        [mem_high(1, 120), fork(2, 0, 0)]
+        [mem_high(1, 120.0), fork(2, 0, 0)]
     );
 }
 
@@ -368,8 +384,8 @@ fn a_worker_exiting_mid_streak_leaves_no_streak_behind() {
     let mut h = Harness::new(monitored(1));
     h.start_all_ready();
     first_round(&mut h);
-    assert_eq!(h.samples(&[(1, reading(120, 95.0))]), [mem_high(1, 120)]);
-    assert_eq!(round(&mut h, 1, 120, 95.0), [mem_high(1, 120)]);
+    assert_eq!(h.samples(&[(1, reading(120, 95.0))]), [mem_high(1, 120.0)]);
+    assert_eq!(round(&mut h, 1, 120, 95.0), [mem_high(1, 120.0)]);
     h.advance(secs(1));
     // Healthy run (13 s): restarted at once.
     assert_eq!(
@@ -382,11 +398,11 @@ fn a_worker_exiting_mid_streak_leaves_no_streak_behind() {
     // The new worker warms up first (rounds at 14..22 s), then starts from zero.
     assert_eq!(first_round(&mut h), [(2, pid(2))]);
     assert_eq!(h.elapsed(), secs(24));
-    assert_eq!(h.samples(&[(2, reading(120, 95.0))]), [mem_high(2, 120)]);
-    assert_eq!(round(&mut h, 2, 120, 95.0), [mem_high(2, 120)]);
+    assert_eq!(h.samples(&[(2, reading(120, 95.0))]), [mem_high(2, 120.0)]);
+    assert_eq!(round(&mut h, 2, 120, 95.0), [mem_high(2, 120.0)]);
     assert_eq!(
         round(&mut h, 2, 120, 95.0),
-        [mem_high(2, 120), fork(3, 0, 0)]
+        [mem_high(2, 120.0), fork(3, 0, 0)]
     );
 }
 

@@ -286,6 +286,7 @@ fn a_crash_loop_gives_up_with_exit_70_once_the_workers_are_gone() {
         [
             exit(4, 0, Some(1), None, false),
             stopping(EXIT_CRASH_LOOP, reason),
+            close_listeners(),
             drain(2)
         ]
     );
@@ -318,6 +319,7 @@ fn a_crash_loop_of_the_only_worker_exits_at_once() {
         [
             exit(2, 0, Some(1), None, false),
             stopping(70, reason),
+            close_listeners(),
             master_exit(70)
         ]
     );
@@ -425,7 +427,11 @@ fn retiring_a_worker_that_ran_too_short_keeps_the_crash_streak() {
     let reason = StopReason::CrashLoop { slot: 0, streak: 2 };
     assert_eq!(
         h.exited(3, 1),
-        [exit(3, 0, Some(1), None, false), stopping(70, reason)]
+        [
+            exit(3, 0, Some(1), None, false),
+            stopping(70, reason),
+            close_listeners()
+        ]
     );
     assert_eq!(h.retire_cleanly(2), [master_exit(70)]);
 }

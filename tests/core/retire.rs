@@ -186,7 +186,11 @@ fn retiring_again_keeps_the_first_deadlines() {
     // Stop: only the worker that was not retiring yet gets a drain.
     assert_eq!(
         h.signal(Signal::Term),
-        [stopping(0, by_signal(Signal::Term)), drain(2)]
+        [
+            stopping(0, by_signal(Signal::Term)),
+            close_listeners(),
+            drain(2)
+        ]
     );
     assert_eq!(h.fire(), [term(1)]);
     assert_eq!(h.elapsed(), secs(14));

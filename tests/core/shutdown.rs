@@ -13,7 +13,12 @@ fn a_worker_ignoring_sigterm_gets_sigkill_exactly_at_the_kill_timeout() {
     h.advance(secs(1));
     assert_eq!(
         h.signal(Signal::Term),
-        [stopping(0, by_signal(Signal::Term)), drain(1), drain(2)]
+        [
+            stopping(0, by_signal(Signal::Term)),
+            close_listeners(),
+            drain(1),
+            drain(2)
+        ]
     );
     assert_eq!(h.retire_cleanly(1), NOTHING);
 
@@ -39,7 +44,11 @@ fn a_worker_that_never_drains_gets_sigterm_then_sigkill() {
     h.start_all_ready();
     assert_eq!(
         h.signal(Signal::Int),
-        [stopping(0, by_signal(Signal::Int)), drain(1)]
+        [
+            stopping(0, by_signal(Signal::Int)),
+            close_listeners(),
+            drain(1)
+        ]
     );
     assert_eq!(h.fire(), [term(1)]);
     assert_eq!(h.elapsed(), secs(4));
@@ -69,7 +78,11 @@ fn the_unix_socket_is_removed_before_exit() {
     );
     assert_eq!(
         h.signal(Signal::Term),
-        [stopping(0, by_signal(Signal::Term)), term(1)]
+        [
+            stopping(0, by_signal(Signal::Term)),
+            close_listeners(),
+            term(1)
+        ]
     );
     assert_eq!(
         h.exited(1, 0),
@@ -87,7 +100,12 @@ fn a_second_stop_is_ignored() {
     h.start_all_ready();
     assert_eq!(
         h.signal(Signal::Term),
-        [stopping(0, by_signal(Signal::Term)), drain(1), drain(2)]
+        [
+            stopping(0, by_signal(Signal::Term)),
+            close_listeners(),
+            drain(1),
+            drain(2)
+        ]
     );
     let deadline = h.deadline();
     h.advance(secs(2));
@@ -115,7 +133,11 @@ fn stop_requested_is_a_stop_with_exit_zero() {
     h.start_all_ready();
     assert_eq!(
         h.handle(Event::StopRequested),
-        [stopping(0, StopReason::Requested), term(1)]
+        [
+            stopping(0, StopReason::Requested),
+            close_listeners(),
+            term(1)
+        ]
     );
     assert_eq!(
         h.exited(1, 0),
@@ -133,6 +155,7 @@ fn stop_before_start_exits_at_once() {
         h.handle(Event::StopRequested),
         [
             stopping(0, StopReason::Requested),
+            close_listeners(),
             Command::RemoveSocket,
             master_exit(0)
         ]
@@ -164,7 +187,11 @@ fn a_pending_restart_is_dropped_by_a_stop() {
     assert_eq!(h.deadline(), Some(secs(1)));
     assert_eq!(
         h.signal(Signal::Term),
-        [stopping(0, by_signal(Signal::Term)), drain(2)]
+        [
+            stopping(0, by_signal(Signal::Term)),
+            close_listeners(),
+            drain(2)
+        ]
     );
     assert_eq!(h.deadline(), Some(secs(4)));
     assert_eq!(h.retire_cleanly(2), [master_exit(0)]);
@@ -178,7 +205,12 @@ fn stop_during_a_reload_retires_old_and_new() {
     h.forked(2);
     assert_eq!(
         h.signal(Signal::Term),
-        [stopping(0, by_signal(Signal::Term)), drain(1), drain(2)]
+        [
+            stopping(0, by_signal(Signal::Term)),
+            close_listeners(),
+            drain(1),
+            drain(2)
+        ]
     );
     // The new worker listening now does not finish the reload.
     assert_eq!(h.listening(2), [listening(2, 0, 1)]);
@@ -192,7 +224,7 @@ fn a_worker_without_pid_at_stop_is_retired_when_its_pid_arrives() {
     h.start();
     assert_eq!(
         h.signal(Signal::Term),
-        [stopping(0, by_signal(Signal::Term))]
+        [stopping(0, by_signal(Signal::Term)), close_listeners()]
     );
     // No pid: nothing to signal; only the deadline to give it up.
     assert_eq!(h.deadline(), Some(secs(5)));
@@ -228,7 +260,11 @@ fn package_changed_stops_with_exit_code_1() {
     };
     assert_eq!(
         without_traces(out),
-        [stopping(EXIT_PACKAGE_CHANGED, reason), drain(2)]
+        [
+            stopping(EXIT_PACKAGE_CHANGED, reason),
+            close_listeners(),
+            drain(2)
+        ]
     );
     assert!(!h.is_alive(3));
     assert_eq!(h.retire_cleanly(2), [master_exit(1)]);
@@ -252,6 +288,7 @@ fn package_changed_with_no_other_worker_exits_1_at_once() {
                     version: "6.0.0".into()
                 }
             ),
+            close_listeners(),
             master_exit(1)
         ]
     );
@@ -285,7 +322,7 @@ fn a_worker_that_never_reports_its_fork_does_not_hold_the_stop_forever() {
     h.start();
     assert_eq!(
         h.signal(Signal::Term),
-        [stopping(0, by_signal(Signal::Term))]
+        [stopping(0, by_signal(Signal::Term)), close_listeners()]
     );
     let out = h.fire_raw();
     assert_eq!(h.elapsed(), secs(5));
@@ -299,7 +336,11 @@ fn stop_finishes_when_the_exit_of_a_sigkilled_worker_is_never_reported() {
     h.start_all_ready();
     assert_eq!(
         h.signal(Signal::Int),
-        [stopping(0, by_signal(Signal::Int)), drain(1)]
+        [
+            stopping(0, by_signal(Signal::Int)),
+            close_listeners(),
+            drain(1)
+        ]
     );
     assert_eq!(h.fire(), [term(1)]);
     assert_eq!(h.fire(), [sigkill(1)]);
@@ -323,7 +364,12 @@ fn stop_finishes_when_a_sigkilled_worker_is_stuck() {
     h.start_all_ready();
     assert_eq!(
         h.signal(Signal::Term),
-        [stopping(0, by_signal(Signal::Term)), drain(1), drain(2)]
+        [
+            stopping(0, by_signal(Signal::Term)),
+            close_listeners(),
+            drain(1),
+            drain(2)
+        ]
     );
     assert_eq!(h.retire_cleanly(1), NOTHING);
     assert_eq!(h.fire(), [term(2)]);
@@ -351,7 +397,11 @@ fn a_stop_asked_on_the_control_socket_is_a_clean_stop_with_its_reason() {
     h.start_all_ready();
     assert_eq!(
         h.handle(Event::ControlStop),
-        [stopping(0, StopReason::ControlSocket), drain(1)]
+        [
+            stopping(0, StopReason::ControlSocket),
+            close_listeners(),
+            drain(1)
+        ]
     );
     assert_eq!(h.retire_cleanly(1), [master_exit(0)]);
 }

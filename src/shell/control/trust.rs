@@ -141,8 +141,8 @@ pub fn peer_credentials(stream: &UnixStream) -> io::Result<PeerCredentials> {
     })
 }
 
-/// The credentials of the peer of `stream` (`getpeereid`, and `LOCAL_PEERPID`).
-#[cfg(target_vendor = "apple")]
+/// The credentials of the peer of `stream` (`getpeereid`, and `LOCAL_PEERPID` on macOS).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub fn peer_credentials(stream: &UnixStream) -> io::Result<PeerCredentials> {
     use std::os::fd::AsRawFd;
     let (mut uid, mut gid) = (0, 0);
@@ -150,11 +150,22 @@ pub fn peer_credentials(stream: &UnixStream) -> io::Result<PeerCredentials> {
     if unsafe { libc::getpeereid(stream.as_raw_fd(), &mut uid, &mut gid) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    let pid = socket::getsockopt(stream, sockopt::LocalPeerPid).ok();
     Ok(PeerCredentials {
         uid,
-        pid: pid.and_then(|p| u32::try_from(p).ok()).filter(|&p| p > 0),
+        pid: peer_pid(stream),
     })
+}
+
+#[cfg(target_vendor = "apple")]
+fn peer_pid(stream: &UnixStream) -> Option<u32> {
+    let pid = socket::getsockopt(stream, sockopt::LocalPeerPid).ok()?;
+    u32::try_from(pid).ok().filter(|&p| p > 0)
+}
+
+/// Unknown here: a `<pid>.sock` is then refused, a named `--socket` still works.
+#[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+fn peer_pid(_stream: &UnixStream) -> Option<u32> {
+    None
 }
 
 /// Connect to the unix socket at `path`, waiting at most `timeout` for room in a full

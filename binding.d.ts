@@ -32,7 +32,9 @@ export declare class Master {
   start(onCommand: (arg: JsCommand) => void): void
   /**
    * The status report as a JSON string (what the control socket's `status` answers).
-   * Throws `ERR_NOT_RUNNING` before `start` or once the master has exited.
+   * Throws `ERR_NOT_RUNNING` before `start` or once the master has exited, and
+   * `ERR_STATUS_TIMEOUT` when the driver thread does not answer within
+   * `control::ANSWER_TIMEOUT` (this blocks Node's thread, so it never waits longer).
    */
   status(): string
   /**
@@ -86,6 +88,18 @@ export declare class Master {
   catchUp(signal: string, seen: number): number
 }
 
+/**
+ * Connect to the control socket at `path` once the socket file and the process listening
+ * on it pass the checks (`pid`: the pid it must have, for a `<pid>.sock`); the connected
+ * descriptor, for `new net.Socket({ fd })`, which owns it from then on. Throws
+ * `ERR_CONTROL_REFUSED` (naming the path, its owner and mode, or the peer) or
+ * `ERR_CONTROL_UNREACHABLE`.
+ */
+export declare function controlConnect(path: string, pid?: number | undefined | null): number
+
+/** Search this user's folders for masters' control sockets. */
+export declare function controlSearch(): JsControlSearch
+
 /** The directories a client looks in for this user's masters' control sockets. */
 export declare function controlSocketDirs(): Array<string>
 
@@ -104,6 +118,23 @@ export type JsCommand =
   | { kind: 'release'; ticket: number }
   | { kind: 'unlisten' }
   | { kind: 'exit'; code: number }
+
+/** What a client finds in the folders it searches (`control::trust::search`). */
+export interface JsControlSearch {
+  /** Every folder searched, in order. */
+  dirs: Array<string>
+  /** The sockets in the folders that pass the checks. */
+  sockets: Array<JsControlSocket>
+  /** Why each folder that exists and does not pass was refused. */
+  refused: Array<string>
+}
+
+/** A control socket found in a folder that passes the checks. */
+export interface JsControlSocket {
+  path: string
+  /** The pid its name says (`<pid>.sock`). */
+  pid: number
+}
 
 /** A listening socket the service manager passed to the master (socket activation). */
 export interface JsInherited {

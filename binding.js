@@ -836,6 +836,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Master = nativeBinding.Master
+module.exports.controlConnect = nativeBinding.controlConnect
+module.exports.controlSearch = nativeBinding.controlSearch
 module.exports.controlSocketDirs = nativeBinding.controlSocketDirs
 module.exports.maxWorkers = nativeBinding.maxWorkers
 module.exports.settings = nativeBinding.settings

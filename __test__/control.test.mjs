@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startMaster, freePort, tempDir, ROOT } from './helpers.mjs';
 import { spawnTracked, staleSocket, holdSocket, mode, pollUntil, gone } from './ops-helpers.mjs';
-import { controlHome, Client, ask, socketReady } from './control-helpers.mjs';
+import { controlHome, Client, ask, socketReady, cli } from './control-helpers.mjs';
 
 /** A master on app.js with `workers` workers listening, and its control socket. */
 async function serving(t, { env = {}, workers = 1, home = controlHome(t), fixture } = {}) {
@@ -323,4 +323,22 @@ test('handle.scale(n) with a bad value throws ERR_INVALID_ARG_VALUE naming it', 
     'handle.scale(workers): invalid workers=2.5: expected a whole number from 1 to 1024',
   ]);
   assert.ok(master.records('WORKER listening').every((w) => !gone(w.pid)));
+});
+
+test('64 idle connections do not lock a client out: the one idle the longest is closed for it', async (t) => {
+  const { socket, home, master } = await serving(t);
+  const idle = [];
+  for (let i = 0; i < 64; i++) {
+    const client = new Client(socket);
+    t.after(() => client.close());
+    // Answered, so admitted (one past the limit would be told "busy" and closed), then idle.
+    assert.equal((await client.ask({ request: 'status' })).ok, true, `connection ${i}`);
+    idle.push(client);
+  }
+  const { code, stdout, stderr } = await cli(t, ['status', '--json'], home.env);
+  assert.equal(code, 0, stderr);
+  assert.equal(JSON.parse(stdout).pid, master.pid);
+  await idle[0].closed();
+  assert.equal(idle[1].ended, false, 'only one was closed for the newcomer');
+  assert.equal((await idle[1].ask({ request: 'status' })).ok, true, 'the others still work');
 });

@@ -7,13 +7,11 @@
 // asks and prints.
 
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
+const { locate, ask, ControlClientError, CONTROL_ENV } = require('../lib/cli/control-client.js');
 
 const SUBCOMMANDS = ['status', 'reload', 'stop', 'scale', 'pause', 'resume'];
 const EX_USAGE = 64;
-const EX_UNAVAILABLE = 69;
-const CONTROL_ENV = 'MASTER_PROCESS_CONTROL_SOCKET';
 
 /** What each setting's value looks like in the help. */
 const PLACEHOLDERS = {
@@ -87,7 +85,8 @@ app file with such a name as a path (./status).
 
 Exit codes: those of the master when running an app (0 stopped, 1 master-process changed on
 disk, 70 crash loop, 78 bad setting); for commands 0 done, 1 failed (the answer says why),
-64 a command-line mistake or several masters to choose from, 69 no master reachable.
+64 a command-line mistake or several masters to choose from, 69 no master reachable,
+77 a control socket refused: not this user's (see README, Security).
 `;
 }
 
@@ -215,83 +214,6 @@ function run({ options, app, args }) {
   require('../index.js')[Symbol.for('master-process.runApp')](options, { app: entry, args });
 }
 
-/** Whether something accepts connections on the unix socket `socketPath`. */
-function listening(socketPath) {
-  return new Promise((resolve) => {
-    const socket = net.connect(socketPath);
-    socket.on('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
-}
-
-/** The control socket to talk to: named, or the only live one in this user's directories. */
-async function locate({ pid, socket }) {
-  if (socket !== undefined) return path.resolve(socket);
-  const fromEnv = process.env[CONTROL_ENV]?.trim();
-  if (pid === undefined && fromEnv && fromEnv.toLowerCase() !== 'off') return fromEnv;
-  const dirs = native().controlSocketDirs();
-  if (pid !== undefined) {
-    const found = dirs.map((dir) => path.join(dir, `${pid}.sock`)).find((p) => fs.existsSync(p));
-    if (!found) throw new CliError(EX_UNAVAILABLE, `no control socket for pid ${pid} in ${dirs.join(' or ')}`);
-    return found;
-  }
-  const files = dirs.flatMap((dir) => {
-    try {
-      return fs.readdirSync(dir).filter((f) => /^\d+\.sock$/.test(f)).map((f) => path.join(dir, f));
-    } catch {
-      return [];
-    }
-  });
-  const live = [];
-  for (const file of files) if (await listening(file)) live.push(file);
-  if (live.length === 1) return live[0];
-  if (live.length === 0) {
-    throw new CliError(EX_UNAVAILABLE, `no running master found for this user (looked in ${dirs.join(' and ')})`);
-  }
-  const list = live.map((file) => `  pid ${path.basename(file, '.sock')}  ${file}`).join('\n');
-  throw new CliError(EX_USAGE, `${live.length} masters are running; name one with --pid PID or --socket PATH:\n${list}`);
-}
-
-/**
- * Send one request and resolve its answer; `untilClosed` also waits for the master to close
- * the connection (it exits).
- */
-function ask(socketPath, request, { untilClosed = false } = {}) {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(socketPath);
-    let buffer = '';
-    let answer;
-    socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write(`${JSON.stringify(request)}\n`));
-    socket.on('data', (chunk) => {
-      buffer += chunk;
-      const at = buffer.indexOf('\n');
-      if (answer !== undefined || at < 0) return;
-      try {
-        answer = JSON.parse(buffer.slice(0, at));
-      } catch {
-        reject(new CliError(1, `the master answered something that is not JSON: ${buffer.slice(0, at)}`));
-        return;
-      }
-      if (untilClosed && answer.ok) return;
-      socket.end();
-      resolve(answer);
-    });
-    socket.on('close', () => {
-      if (answer !== undefined) resolve(answer);
-      else reject(new CliError(EX_UNAVAILABLE, `the master at ${socketPath} closed the connection without an answer`));
-    });
-    socket.on('error', (error) => {
-      if (answer === undefined) {
-        reject(new CliError(EX_UNAVAILABLE, `cannot reach the master at ${socketPath}: ${error.code || error.message}`));
-      }
-    });
-  });
-}
-
 function duration(ms) {
   const s = Math.floor(ms / 1000);
   const [d, h, m] = [Math.floor(s / 86400), Math.floor(s / 3600) % 24, Math.floor(s / 60) % 60];
@@ -338,7 +260,7 @@ function table(status) {
 
 /** Run a subcommand; resolves the exit code. */
 async function command(parsed) {
-  const socketPath = await locate(parsed);
+  const master = locate(parsed, (line) => process.stderr.write(`master-process: ${line}\n`));
   const say = (line) => process.stdout.write(`${line}\n`);
   const fail = (answer) => {
     process.stderr.write(`master-process: ${answer.error}\n`);
@@ -346,7 +268,7 @@ async function command(parsed) {
   };
   switch (parsed.command) {
     case 'status': {
-      const answer = await ask(socketPath, { request: 'status' });
+      const answer = await ask(master, { request: 'status' });
       if (!answer.ok) return fail(answer);
       const { status } = answer;
       if (parsed.json) say(JSON.stringify(status, null, 2));
@@ -358,25 +280,25 @@ async function command(parsed) {
       return missing.length > 0 || status.stopping ? 1 : 0;
     }
     case 'reload': {
-      const answer = await ask(socketPath, { request: 'reload' });
+      const answer = await ask(master, { request: 'reload' });
       if (!answer.ok) return fail(answer);
       say(`reload ${answer.reload.generation} done`);
       return 0;
     }
     case 'stop': {
-      const answer = await ask(socketPath, { request: 'stop' }, { untilClosed: true });
+      const answer = await ask(master, { request: 'stop' }, { untilClosed: true });
       if (!answer.ok) return fail(answer);
       say('stopped');
       return 0;
     }
     case 'scale': {
-      const answer = await ask(socketPath, { request: 'scale', workers: Number(parsed.operand) });
+      const answer = await ask(master, { request: 'scale', workers: Number(parsed.operand) });
       if (!answer.ok) return fail(answer);
       say(`${answer.workers} worker${answer.workers === 1 ? '' : 's'}`);
       return 0;
     }
     default: {
-      const answer = await ask(socketPath, { request: parsed.command });
+      const answer = await ask(master, { request: parsed.command });
       if (!answer.ok) return fail(answer);
       say(answer.paused ? 'monitoring paused' : 'monitoring resumed');
       return 0;
@@ -386,9 +308,10 @@ async function command(parsed) {
 
 /** A command-line error, or one with a code (no native binary for this machine): said on one line. */
 function die(error) {
-  if (!(error instanceof CliError) && typeof error?.code !== 'string') throw error;
+  const coded = error instanceof CliError || error instanceof ControlClientError;
+  if (!coded && typeof error?.code !== 'string') throw error;
   process.stderr.write(`master-process: ${error.message}\n`);
-  process.exit(error instanceof CliError ? error.exitCode : 1);
+  process.exit(coded ? error.exitCode : 1);
 }
 
 function main() {

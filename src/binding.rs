@@ -139,11 +139,67 @@ pub fn settings() -> Vec<JsSetting> {
 /// The directories a client looks in for this user's masters' control sockets.
 #[napi]
 pub fn control_socket_dirs() -> Vec<String> {
-    let xdg = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
-    control::search_dirs(xdg.as_deref(), &std::env::temp_dir(), control::euid())
-        .into_iter()
+    client_dirs()
+        .iter()
         .map(|d| d.display().to_string())
         .collect()
+}
+
+fn client_dirs() -> Vec<PathBuf> {
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
+    control::search_dirs(xdg.as_deref(), &std::env::temp_dir(), control::euid())
+}
+
+/// A control socket found in a folder that passes the checks.
+#[napi(object)]
+pub struct JsControlSocket {
+    pub path: String,
+    /// The pid its name says (`<pid>.sock`).
+    pub pid: u32,
+}
+
+/// What a client finds in the folders it searches (`control::trust::search`).
+#[napi(object)]
+pub struct JsControlSearch {
+    /// Every folder searched, in order.
+    pub dirs: Vec<String>,
+    /// The sockets in the folders that pass the checks.
+    pub sockets: Vec<JsControlSocket>,
+    /// Why each folder that exists and does not pass was refused.
+    pub refused: Vec<String>,
+}
+
+/// Search this user's folders for masters' control sockets.
+#[napi]
+pub fn control_search() -> JsControlSearch {
+    let found = control::trust::search(client_dirs(), control::euid());
+    JsControlSearch {
+        dirs: found.dirs.iter().map(|d| d.display().to_string()).collect(),
+        sockets: found
+            .sockets
+            .into_iter()
+            .map(|(path, pid)| JsControlSocket {
+                path: path.display().to_string(),
+                pid,
+            })
+            .collect(),
+        refused: found.refused.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// Connect to the control socket at `path` once the socket file and the process listening
+/// on it pass the checks (`pid`: the pid it must have, for a `<pid>.sock`); the connected
+/// descriptor, for `new net.Socket({ fd })`, which owns it from then on. Throws
+/// `ERR_CONTROL_REFUSED` (naming the path, its owner and mode, or the peer) or
+/// `ERR_CONTROL_UNREACHABLE`.
+#[napi]
+pub fn control_connect(path: String, pid: Option<u32>) -> Result<i32> {
+    use std::os::fd::IntoRawFd;
+    let timeout = control::CONNECT_TIMEOUT;
+    let (stream, _) =
+        control::trust::connect_checked(Path::new(&path), pid, control::euid(), timeout)
+            .map_err(Error::from)?;
+    Ok(stream.into_raw_fd())
 }
 
 /// The most workers a master keeps.
@@ -267,10 +323,8 @@ impl Master {
         if let Some(path) = &self.config.socket_path {
             socket::prepare(path).map_err(Error::from)?;
         }
-        let (control, warnings) = match control::open(&self.config.control).map_err(Error::from)? {
-            Ok(control) => (control, Vec::new()),
-            Err(warning) => (None, vec![warning]),
-        };
+        let opened = control::open(&self.config.control).map_err(Error::from)?;
+        let (control, warnings) = (opened.control, opened.warning.into_iter().collect());
         let control_path = control.as_ref().map(|c| c.bound.path().to_path_buf());
         let tsfn: CommandFn = on_command
             .build_threadsafe_function()
@@ -309,11 +363,13 @@ impl Master {
     }
 
     /// The status report as a JSON string (what the control socket's `status` answers).
-    /// Throws `ERR_NOT_RUNNING` before `start` or once the master has exited.
+    /// Throws `ERR_NOT_RUNNING` before `start` or once the master has exited, and
+    /// `ERR_STATUS_TIMEOUT` when the driver thread does not answer within
+    /// `control::ANSWER_TIMEOUT` (this blocks Node's thread, so it never waits longer).
     #[napi]
     pub fn status(&self) -> Result<String> {
         let shell = self.shell.as_ref().ok_or(Error::NotRunning)?;
-        let answer = shell.ask(Request::Status);
+        let answer = shell.ask(Request::Status).map_err(Error::from)?;
         match answer.get("status") {
             Some(status) => Ok(status.to_string()),
             None => Err(Error::NotRunning.into()),

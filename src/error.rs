@@ -2,7 +2,8 @@
 
 use crate::config::ConfigError;
 use crate::core::MAX_WORKERS;
-use crate::shell::control::ControlError;
+use crate::shell::control::trust::ConnectError;
+use crate::shell::control::{AskError, ControlError};
 use crate::shell::socket::SocketError;
 
 /// Everything `init()` can fail with.
@@ -18,6 +19,14 @@ pub enum Error {
     InvalidScale(String),
     #[error("master-process is not running in this process")]
     NotRunning,
+    #[error("handle.status(): {0}")]
+    StatusTimeout(AskError),
+    /// A control socket the command line does not believe (see `control::trust`).
+    #[error("{0}")]
+    ControlRefused(ConnectError),
+    /// A control socket nothing answers on.
+    #[error("{0}")]
+    ControlUnreachable(ConnectError),
     #[error("master-process is already running in this process")]
     AlreadyStarted,
     #[error("master-process could not install its signal handlers: {0}")]
@@ -39,10 +48,31 @@ impl Error {
             Error::Control(_) => "ERR_CONTROL_SOCKET",
             Error::InvalidScale(_) => "ERR_INVALID_ARG_VALUE",
             Error::NotRunning => "ERR_NOT_RUNNING",
+            Error::StatusTimeout(_) => "ERR_STATUS_TIMEOUT",
+            Error::ControlRefused(_) => "ERR_CONTROL_REFUSED",
+            Error::ControlUnreachable(_) => "ERR_CONTROL_UNREACHABLE",
             Error::AlreadyStarted => "ERR_ALREADY_STARTED",
             Error::Signals(_) => "ERR_SIGNALS",
             Error::Thread(_) => "ERR_THREAD",
             Error::UnknownSignal(_) => "ERR_UNKNOWN_SIGNAL",
+        }
+    }
+}
+
+impl From<AskError> for Error {
+    fn from(error: AskError) -> Self {
+        match error {
+            AskError::Exiting => Error::NotRunning,
+            AskError::NoAnswer(_) => Error::StatusTimeout(error),
+        }
+    }
+}
+
+impl From<ConnectError> for Error {
+    fn from(error: ConnectError) -> Self {
+        match error {
+            ConnectError::Refused(_) => Error::ControlRefused(error),
+            ConnectError::Unreachable { .. } => Error::ControlUnreachable(error),
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use tracing_subscriber::layer::SubscriberExt;
 
 use super::compile_cache::CompileCache;
-use super::control::{error_answer, BoundControl, Request};
+use super::control::{error_answer, BoundControl, Later, Replier, Request};
 use super::handles::ProcessHandles;
 use super::log::{DebugLayer, Style};
 use super::notify::NotifyEnv;
@@ -78,9 +78,9 @@ pub struct Driver {
 #[derive(Default)]
 pub struct Waiting {
     /// Answered by the outcome of this generation's reload (or a later one's).
-    reloads: Vec<(u32, Sender<Value>)>,
+    reloads: Vec<(u32, Replier)>,
     /// Answered when no scale is in progress or waiting any more.
-    scales: Vec<Sender<Value>>,
+    scales: Vec<Replier>,
 }
 
 impl Driver {
@@ -125,7 +125,7 @@ impl Driver {
     }
 
     /// Carry out a control request: answer now, or once the outcome it waits for is known.
-    fn answer(&mut self, request: Request, reply: Sender<Value>) {
+    fn answer(&mut self, request: Request, reply: Replier) {
         let answer = match request {
             Request::Status => {
                 let report = status::report(&self.core, &self.about, Instant::now());
@@ -135,6 +135,8 @@ impl Driver {
                 self.feed(Event::ReloadRequested);
                 match self.core.awaited_reload() {
                     Some(generation) => {
+                        let slots = self.core.slot_count();
+                        reply.later(Later::reload(generation, self.core.policy(), slots));
                         return self.waiting.reloads.push((generation, reply));
                     }
                     None => error_answer("cannot reload: the master is stopping"),
@@ -159,6 +161,8 @@ impl Driver {
                 } else {
                     self.feed(Event::Scale(ScaleTo::Count(count)));
                     if self.core.is_scaling() {
+                        let slots = self.core.slot_count();
+                        reply.later(Later::scale(count, self.core.policy(), slots));
                         return self.waiting.scales.push(reply);
                     }
                     json!({ "ok": true, "workers": self.core.slot_count() })
@@ -315,7 +319,7 @@ impl Driver {
 }
 
 /// Answer the reload requests that the outcome of `generation` settles.
-fn answer_reloads(reloads: &mut Vec<(u32, Sender<Value>)>, generation: u32, answer: &Value) {
+fn answer_reloads(reloads: &mut Vec<(u32, Replier)>, generation: u32, answer: &Value) {
     reloads.retain(|(awaited, reply)| {
         if *awaited > generation {
             return true;

@@ -26,7 +26,7 @@ use std::thread::JoinHandle;
 
 use crate::core::{Event, Supervisor, WorkerId};
 use crate::error::Error;
-use control::{BoundControl, Request};
+use control::{AskError, BoundControl, Replier, Request};
 use driver::{Driver, Outbox};
 use signals::SignalThread;
 
@@ -36,7 +36,7 @@ pub enum Input {
     /// For the core.
     Event(Event),
     /// A control request and where its answer goes.
-    Ask(Request, Sender<serde_json::Value>),
+    Ask(Request, Replier),
 }
 
 impl From<Event> for Input {
@@ -101,7 +101,7 @@ impl Shell {
             if let Ok(mut slot) = control.lock() {
                 *slot = Some(bound);
             }
-            if let Err(e) = control::serve(listener, tx.clone()) {
+            if let Err(e) = control::serve(listener, tx.clone(), control::Limits::default()) {
                 close_control(&control);
                 return Err(Error::Thread(e));
             }
@@ -155,9 +155,10 @@ impl Shell {
         let _ = self.tx.send(event.into());
     }
 
-    /// Ask the driver what a control socket client would, and wait for the answer.
-    pub fn ask(&self, request: Request) -> serde_json::Value {
-        control::ask(&self.tx, request)
+    /// Ask the driver what a control socket client would, and wait for the answer, at
+    /// most `control::ANSWER_TIMEOUT` (this runs on Node's thread).
+    pub fn ask(&self, request: Request) -> Result<serde_json::Value, AskError> {
+        control::ask(&self.tx, request, control::ANSWER_TIMEOUT)
     }
 
     /// Remove the control socket file now (the process is exiting). Whether it did.

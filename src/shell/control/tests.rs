@@ -1,15 +1,14 @@
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::channel;
 
 use super::*;
 
-struct TempDir(PathBuf);
+/// A fresh directory, removed when dropped.
+pub(super) struct TempDir(pub(super) PathBuf);
 
 impl TempDir {
-    fn new(name: &str) -> TempDir {
+    pub(super) fn new(name: &str) -> TempDir {
         let dir = std::env::temp_dir().join(format!("mp-control-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
@@ -138,7 +137,10 @@ fn a_directory_in_the_way_is_refused() {
         fs::create_dir(&foreign).unwrap();
         std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
         let e = prepare_dir(&foreign).unwrap_err().to_string();
-        assert!(e.contains("belongs to uid 65534"), "{e}");
+        assert!(
+            e.contains("belongs to another user: a directory owned by uid 65534"),
+            "{e}"
+        );
     }
 }
 
@@ -174,66 +176,127 @@ fn removes_only_the_socket_it_bound() {
     assert!(path.exists());
 }
 
-/// A driver stand-in answering every request with its name.
-fn echo_driver() -> Sender<Input> {
-    let (tx, rx) = channel::<Input>();
-    std::thread::spawn(move || {
-        for input in rx {
-            if let Input::Ask(request, reply) = input {
-                let _ = reply.send(json!({ "ok": true, "asked": format!("{request:?}") }));
-            }
-        }
-    });
-    tx
-}
-
-fn exchange(stream: &mut UnixStream, reader: &mut impl BufRead, line: &str) -> Value {
-    stream.write_all(line.as_bytes()).unwrap();
-    let mut answer = String::new();
-    reader.read_line(&mut answer).unwrap();
-    serde_json::from_str(&answer).unwrap()
-}
-
 #[test]
-fn a_connection_gets_an_answer_per_line_and_survives_bad_requests() {
-    let dir = TempDir::new("serve");
-    let path = dir.0.join("3.sock");
-    let (_bound, listener) = BoundControl::bind(&path).unwrap();
-    serve(listener, echo_driver()).unwrap();
-    let mut stream = UnixStream::connect(&path).unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let status = exchange(&mut stream, &mut reader, "{\"request\":\"status\"}\n");
-    assert_eq!(status, json!({"ok": true, "asked": "Status"}));
-    let bad = exchange(&mut stream, &mut reader, "hello\n");
-    assert_eq!(bad["ok"], false);
-    assert!(bad["error"].as_str().unwrap().starts_with("not JSON"));
-    let scale = exchange(
-        &mut stream,
-        &mut reader,
-        "{\"request\":\"scale\",\"workers\":2}\n",
-    );
-    assert_eq!(scale["asked"], "Scale(2)");
-}
-
-#[test]
-fn a_line_too_long_is_answered_and_the_connection_closed() {
-    let dir = TempDir::new("long");
-    let path = dir.0.join("4.sock");
-    let (_bound, listener) = BoundControl::bind(&path).unwrap();
-    serve(listener, echo_driver()).unwrap();
-    let mut stream = UnixStream::connect(&path).unwrap();
-    let writer = {
-        let mut stream = stream.try_clone().unwrap();
-        std::thread::spawn(move || {
-            let _ = stream.write_all(&vec![b'x'; MAX_LINE + 10]);
-        })
-    };
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    writer.join().unwrap();
-    let answer: Value = serde_json::from_str(text.trim()).unwrap();
+fn a_client_searches_the_xdg_folder_the_temp_one_and_the_private_ones() {
+    let dir = TempDir::new("search-dirs");
+    for name in [
+        "master-process-7-1f",
+        "master-process-7-ab12",
+        "master-process-7-",
+        "master-process-7-xyz",
+        "master-process-70-1",
+    ] {
+        fs::create_dir(dir.0.join(name)).unwrap();
+    }
+    let xdg = Path::new("/run/user/7");
     assert_eq!(
-        answer["error"],
-        format!("request longer than {MAX_LINE} bytes")
+        search_dirs(Some(xdg), &dir.0, 7),
+        [
+            xdg.join("master-process"),
+            dir.0.join("master-process-7"),
+            dir.0.join("master-process-7-1f"),
+            dir.0.join("master-process-7-ab12"),
+        ]
     );
+}
+
+#[test]
+fn a_usable_default_folder_is_chosen_with_no_warning() {
+    let dir = TempDir::new("choose-default");
+    let (chosen, why) = choose_dir(None, &dir.0, euid()).unwrap();
+    assert_eq!(chosen, dir.0.join(format!("master-process-{}", euid())));
+    assert!(why.is_none());
+    assert_eq!(mode(&chosen), 0o700);
+}
+
+#[test]
+fn a_default_folder_in_the_way_gives_way_to_a_private_one_which_is_reused() {
+    let dir = TempDir::new("choose-private");
+    let me = euid();
+    fs::write(dir.0.join(format!("master-process-{me}")), "in the way").unwrap();
+    let (first, why) = choose_dir(None, &dir.0, me).unwrap();
+    let name = first.file_name().unwrap().to_string_lossy().into_owned();
+    let prefix = format!("master-process-{me}-");
+    assert!(name.starts_with(&prefix), "{name}");
+    assert!(
+        name[prefix.len()..].bytes().all(|b| b.is_ascii_hexdigit()),
+        "{name}"
+    );
+    assert_eq!(mode(&first), 0o700);
+    assert!(why.unwrap().to_string().contains("not a directory"));
+    let (second, _) = choose_dir(None, &dir.0, me).unwrap();
+    assert_eq!(second, first, "reused rather than made again");
+}
+
+#[test]
+fn a_private_folder_of_another_user_is_never_taken() {
+    if euid() != 0 {
+        return; // needs root to make a folder of another uid
+    }
+    let dir = TempDir::new("choose-foreign");
+    let held = dir.0.join("master-process-0");
+    fs::create_dir(&held).unwrap();
+    std::os::unix::fs::chown(&held, Some(65534), Some(65534)).unwrap();
+    let planted = dir.0.join("master-process-0-0");
+    fs::create_dir(&planted).unwrap();
+    std::os::unix::fs::chown(&planted, Some(65534), Some(65534)).unwrap();
+    let (chosen, why) = choose_dir(None, &dir.0, 0).unwrap();
+    assert_ne!(chosen, planted);
+    assert_ne!(chosen, held);
+    assert_eq!(fs::symlink_metadata(&chosen).unwrap().uid(), 0);
+    let why = why.unwrap().to_string();
+    assert!(
+        why.contains("belongs to another user: a directory owned by uid 65534"),
+        "{why}"
+    );
+}
+
+/// Linux: there a connect to a full backlog waits (macOS refuses it at once).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_socket_whose_backlog_stays_full_is_refused_in_bounded_time() {
+    use nix::sys::socket::{self, AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
+    use std::os::fd::AsRawFd;
+    let dir = TempDir::new("full-backlog");
+    let path = dir.0.join("5.sock");
+    let listener = socket::socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )
+    .unwrap();
+    socket::bind(listener.as_raw_fd(), &UnixAddr::new(&path).unwrap()).unwrap();
+    socket::listen(&listener, Backlog::new(0).unwrap()).unwrap();
+    // Never accepted: connect without waiting until the backlog is full.
+    let mut pending = Vec::new();
+    loop {
+        let fd = socket::socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_NONBLOCK,
+            None,
+        )
+        .unwrap();
+        match socket::connect(fd.as_raw_fd(), &UnixAddr::new(&path).unwrap()) {
+            Ok(()) => pending.push(fd),
+            Err(nix::errno::Errno::EAGAIN) => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(pending.len() < 1000, "the backlog never filled");
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let probed = path.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(BoundControl::bind(&probed).map(|_| ()));
+    });
+    let outcome = rx
+        .recv_timeout(CONNECT_TIMEOUT * 10)
+        .expect("bind still waiting on a listener that never accepts");
+    let e = outcome.unwrap_err().to_string();
+    assert!(
+        e.contains("is a socket that may be in use (its backlog stayed full"),
+        "{e}"
+    );
+    assert!(path.exists(), "never deleted");
 }

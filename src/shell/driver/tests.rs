@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::*;
 use crate::core::compile_cache::CachePlan;
 use crate::core::{Notice, Policy, StopReason};
+use crate::shell::control::Answer;
 
 /// Records what reaches Node, and wakes whoever waits for a command.
 #[derive(Clone, Default)]
@@ -138,11 +139,26 @@ impl Running {
         self.tx.send(event.into())
     }
 
-    /// Ask what a control client would, on a thread of its own; the answer comes later.
+    /// Ask what a control client would, on a thread of its own; the answer comes later
+    /// (the driver's word that it comes later, with its bound, is left out).
     fn ask(&self, request: Request) -> std::sync::mpsc::Receiver<serde_json::Value> {
-        let (reply, answer) = channel();
-        self.tx.send(Input::Ask(request, reply)).unwrap();
+        let (tx, answer) = channel();
+        let replies = self.ask_raw(request);
+        std::thread::spawn(move || {
+            for reply in replies {
+                if let Answer::Now(value) = reply {
+                    let _ = tx.send(value);
+                }
+            }
+        });
         answer
+    }
+
+    /// Ask, and take every message the driver sends back, as they come.
+    fn ask_raw(&self, request: Request) -> std::sync::mpsc::Receiver<Answer> {
+        let (reply, answers) = Replier::channel();
+        self.tx.send(Input::Ask(request, reply)).unwrap();
+        answers
     }
 }
 
@@ -325,6 +341,30 @@ fn a_reload_is_answered_with_its_outcome() {
         .as_str()
         .unwrap()
         .starts_with("reload 2 failed and was rolled back: worker 0"));
+    drop(m.tx);
+    m.thread.join().unwrap();
+}
+
+#[test]
+fn a_reload_and_a_scale_that_wait_say_first_how_long_their_outcome_may_take() {
+    let m = start("later", Policy::default());
+    m.outbox.wait_for("fork", is_fork(0));
+    listen(&m, 1);
+    let reload = m.ask_raw(Request::Reload);
+    match reload.recv().unwrap() {
+        Answer::Later(later) => assert_eq!(later, Later::reload(1, &Policy::default(), 1)),
+        other => panic!("expected a bound first, got {other:?}"),
+    }
+    let scale = m.ask_raw(Request::Scale(3));
+    match scale.recv().unwrap() {
+        Answer::Later(later) => assert_eq!(later, Later::scale(3, &Policy::default(), 1)),
+        other => panic!("expected a bound first, got {other:?}"),
+    }
+    let status = m.ask_raw(Request::Status);
+    assert!(
+        matches!(status.recv().unwrap(), Answer::Now(_)),
+        "answered at once"
+    );
     drop(m.tx);
     m.thread.join().unwrap();
 }

@@ -27,16 +27,20 @@ struct Handoff {
 pub(super) struct Handoffs(BTreeMap<Ticket, Handoff>);
 
 impl Handoffs {
-    /// How many connections are on their way to `id`.
-    fn sent_to(&self, id: WorkerId) -> usize {
-        self.0.values().filter(|h| h.to == Some(id)).count()
+    /// The tickets on their way to `to` (`None`: those that wait).
+    fn bound_for(&self, to: Option<WorkerId>) -> Vec<Ticket> {
+        self.0
+            .iter()
+            .filter(|(_, h)| h.to == to)
+            .map(|(&t, _)| t)
+            .collect()
     }
 }
 
 impl Supervisor {
     /// How many connections wait for a worker that takes them.
     pub fn waiting_connections(&self) -> usize {
-        self.handoffs.0.values().filter(|h| h.to.is_none()).count()
+        self.handoffs.bound_for(None).len()
     }
 
     /// A new connection to place; a ticket already known is being placed already.
@@ -77,28 +81,14 @@ impl Supervisor {
 
     /// A worker became ready: what waited goes out again.
     pub(super) fn place_waiting(&mut self) {
-        let waiting: Vec<Ticket> = self
-            .handoffs
-            .0
-            .iter()
-            .filter(|(_, h)| h.to.is_none())
-            .map(|(&t, _)| t)
-            .collect();
-        for ticket in waiting {
+        for ticket in self.handoffs.bound_for(None) {
             self.place(ticket);
         }
     }
 
     /// The stop began: no worker will take what waits.
     pub(super) fn close_waiting_connections(&mut self) {
-        let waiting: Vec<Ticket> = self
-            .handoffs
-            .0
-            .iter()
-            .filter(|(_, h)| h.to.is_none())
-            .map(|(&t, _)| t)
-            .collect();
-        for ticket in waiting {
+        for ticket in self.handoffs.bound_for(None) {
             self.handoffs.0.remove(&ticket);
             self.node(NodeCommand::CloseConnection { ticket });
         }
@@ -113,7 +103,10 @@ impl Supervisor {
             .workers
             .values()
             .filter(|w| w.takes_connections() && !refused.contains(&w.id))
-            .min_by_key(|w| (self.handoffs.sent_to(w.id), std::cmp::Reverse(w.id)))
+            .min_by_key(|w| {
+                let on_way = self.handoffs.0.values().filter(|h| h.to == Some(w.id));
+                (on_way.count(), std::cmp::Reverse(w.id))
+            })
             .map(|w| w.id);
         let Some(to) = target else {
             return self.trace(None, Trace::HandoffWaits { ticket });
@@ -127,14 +120,7 @@ impl Supervisor {
 
     /// The connections on their way to `id`, whose channel closed: placed again.
     pub(super) fn place_again_sent_to(&mut self, id: WorkerId) {
-        let lost: Vec<Ticket> = self
-            .handoffs
-            .0
-            .iter()
-            .filter(|(_, h)| h.to == Some(id))
-            .map(|(&t, _)| t)
-            .collect();
-        for ticket in lost {
+        for ticket in self.handoffs.bound_for(Some(id)) {
             self.place_again(ticket);
         }
     }

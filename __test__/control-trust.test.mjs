@@ -27,18 +27,43 @@ function strangerSkip() {
   return false;
 }
 
+/** Whether uid `STRANGER` (in no group of ours) may reach `file`: every folder above it, and it. */
+function reachableByStranger(file) {
+  for (let p = file; ; p = path.dirname(p)) {
+    if ((fs.statSync(p).mode & 0o001) === 0) return false;
+    if (p === path.dirname(p)) return true;
+  }
+}
+
+/**
+ * A Node binary and the stranger's script that uid `STRANGER` can run. The test's own Node
+ * may sit in a folder only root may enter (CI installs the newest Node under root's 0700
+ * home): then both are copied into a temp folder open to everyone.
+ */
+function strangerKit(t) {
+  const script = path.join(FIXTURES, 'stranger-control.js');
+  if (reachableByStranger(process.execPath) && reachableByStranger(script)) return { node: process.execPath, script };
+  const dir = tempDir(t, 'mp-stranger-');
+  fs.chmodSync(dir, 0o755);
+  assert.ok(reachableByStranger(dir), `uid ${STRANGER} cannot enter ${dir}: set TMPDIR to a folder open to all`);
+  const kit = { node: path.join(dir, 'node'), script: path.join(dir, 'stranger-control.js') };
+  fs.copyFileSync(process.execPath, kit.node);
+  fs.chmodSync(kit.node, 0o755);
+  fs.copyFileSync(script, kit.script);
+  fs.chmodSync(kit.script, 0o644);
+  return kit;
+}
+
 /**
  * Another user (uid 65534) listening at `socketPath` with made-up answers, creating its
  * folder (mode 0755) when missing. The folder's parent must let that user in.
  */
 async function stranger(t, socketPath) {
-  const child = spawnTracked(t, process.execPath, [path.join(FIXTURES, 'stranger-control.js'), socketPath], {
-    uid: STRANGER,
-    gid: STRANGER,
-    cwd: '/',
-  });
-  await child.out.waitLine(/^LISTENING$/).catch((e) => {
-    throw new Error(`${e.message}\n${child.err.lines.join('\n')}`);
+  const { node, script } = strangerKit(t);
+  const child = spawnTracked(t, node, [script, socketPath], { uid: STRANGER, gid: STRANGER, cwd: '/' });
+  await child.out.waitLine(/^LISTENING$/).catch(async (e) => {
+    const { error } = await child.exited;
+    throw new Error(`${e.message}${error ? ` (${error.message})` : ''}\n${child.err.lines.join('\n')}`);
   });
   return child;
 }

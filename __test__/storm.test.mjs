@@ -1,6 +1,7 @@
 // A SIGHUP storm coalesces: bounded workers, every request answered, one generation at the end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startMaster, freePort, get } from './helpers.mjs';
 import { startLoad } from '../bench/load-client.mjs';
@@ -88,6 +89,33 @@ test('with its stderr not read, a master that logs a lot still reloads and stops
   assert.equal(reload.generation, 1);
   master.child.stderr.resume();
   await master.waitStderr(/master-process: \d+ log line\(s\) dropped: stderr was not being read/);
+  master.signal('SIGTERM');
+  assert.deepEqual(await master.exit, { code: 0, signal: null });
+});
+
+test('a worker that makes the shared stderr non-blocking costs the master no log line', async (t) => {
+  const port = await freePort();
+  const master = startMaster(t, {
+    env: { PORT: String(port), WORKERS: '1', DEBUG: 'master-process', FIXTURE_MODE: 'stderr-nonblocking' },
+  });
+  await master.waitFor('WORKER listening');
+  const flags = /^flags:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${master.pid}/fdinfo/2`, 'utf8'))[1];
+  assert.ok(parseInt(flags, 8) & fs.constants.O_NONBLOCK, `the master's stderr is non-blocking (flags ${flags})`);
+  master.child.stderr.pause(); // stderr fills: writes to it now fail with EAGAIN
+  // Each handled SIGUSR2 logs two lines, "monitoring paused|resumed (SIGUSR2)" and the
+  // forward. 400 of them fill stderr (a socket pair: each small write takes a buffer of its
+  // own), while the master's queue (1024 lines) holds the rest.
+  // One at a time (the worker's line for each comes after the master logged it), so no two
+  // signals coalesce into one delivery.
+  const SIGNALS = 400;
+  for (let i = 1; i <= SIGNALS; i++) {
+    master.signal('SIGUSR2');
+    await master.waitFor('WORKER sigusr2', () => true, i);
+  }
+  master.child.stderr.resume();
+  const monitoring = () => master.stderrLines.filter((l) => / monitoring (paused|resumed) \(SIGUSR2\)/.test(l)).length;
+  await master.waitUntil(() => monitoring() === SIGNALS, `all ${SIGNALS} monitoring lines`);
+  assert.equal(master.stderrLines.filter((l) => /log line\(s\) dropped/.test(l)).length, 0);
   master.signal('SIGTERM');
   assert.deepEqual(await master.exit, { code: 0, signal: null });
 });

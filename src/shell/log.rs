@@ -3,12 +3,12 @@
 //! need `DEBUG` to match `master-process`; error lines always print.
 
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::layer::{Context, Layer};
+use tracing::{Dispatch, Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
 pub const NAMESPACE: &str = "master-process";
@@ -67,6 +67,26 @@ fn env_truthy(value: &str) -> bool {
     match value.trim().to_ascii_lowercase().as_str() {
         "yes" | "on" | "true" | "enabled" => true,
         other => other.parse::<f64>().is_ok_and(|n| n != 0.0),
+    }
+}
+
+/// The master's log, for every thread of the master (one master per process).
+static MASTER_LOG: OnceLock<Dispatch> = OnceLock::new();
+
+/// Set up the master's log in `style` (the first call decides) and return it. Called before
+/// any of the master's threads starts, so each finds it.
+pub fn master_log(style: Style) -> Dispatch {
+    MASTER_LOG
+        .get_or_init(|| Dispatch::new(tracing_subscriber::registry().with(DebugLayer::new(style))))
+        .clone()
+}
+
+/// Run `body` with the master's log as this thread's subscriber: the control, notify and
+/// signal threads log there too, not into the void of a thread with no subscriber.
+pub fn with_master_log<R>(body: impl FnOnce() -> R) -> R {
+    match MASTER_LOG.get() {
+        Some(dispatch) => tracing::dispatcher::with_default(dispatch, body),
+        None => body(),
     }
 }
 

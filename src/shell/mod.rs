@@ -11,6 +11,7 @@ pub mod host;
 pub mod log;
 pub mod log_writer;
 pub mod notify;
+pub mod notify_queue;
 pub mod package;
 pub mod sampler;
 pub mod service;
@@ -84,6 +85,7 @@ pub struct Setup {
 impl Shell {
     /// Install the signal handlers, start the driver and send it `Event::Start`.
     pub fn start(setup: Setup) -> Result<Shell, Error> {
+        log::master_log(setup.style);
         let (tx, rx) = channel();
         let signals = match SignalThread::spawn(tx.clone()) {
             Ok(signals) => signals,

@@ -21,6 +21,7 @@ use std::thread::JoinHandle;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGTTIN, SIGTTOU, SIGUSR2};
 use signal_hook::SigId;
 
+use super::log::with_master_log;
 use super::Input;
 use crate::core::{Event, Signal};
 
@@ -64,7 +65,7 @@ impl SignalThread {
             let (counts, stop, tx) = (counts.clone(), stop.clone(), tx.clone());
             std::thread::Builder::new()
                 .name("master-process-signals".into())
-                .spawn(move || forward(&mut rx, &counts, &stop, &tx))?
+                .spawn(move || with_master_log(|| forward(&mut rx, &counts, &stop, &tx)))?
         };
         let mut this = SignalThread {
             ids: Vec::new(),

@@ -24,6 +24,7 @@ use serde_json::{json, Value};
 use super::trust::peer_credentials;
 use super::{error_answer, euid, parse_request, Request, RequestError, MAX_LINE};
 use crate::core::Policy;
+use crate::shell::log::with_master_log;
 use crate::shell::Input;
 
 /// Connections served at once.
@@ -179,18 +180,22 @@ pub fn serve(listener: UnixListener, tx: Sender<Input>, limits: Limits) -> io::R
     std::thread::Builder::new()
         .name("master-process-control".into())
         .spawn(move || {
-            for stream in listener.incoming() {
-                match stream {
-                    Ok(stream) => admit(stream, &tx, &places, limits),
-                    Err(e) => {
-                        // Out of descriptors, say: wait a little rather than spin.
-                        tracing::debug!("control socket: accept failed: {e}");
-                        std::thread::sleep(ACCEPT_BACKOFF);
-                    }
-                }
-            }
+            with_master_log(|| accept_all(&listener, &tx, &places, limits));
         })?;
     Ok(())
+}
+
+fn accept_all(listener: &UnixListener, tx: &Sender<Input>, places: &Arc<Places>, limits: Limits) {
+    for stream in listener.incoming() {
+        match stream {
+            Ok(stream) => admit(stream, tx, places, limits),
+            Err(e) => {
+                // Out of descriptors, say: wait a little rather than spin.
+                tracing::debug!("control socket: accept failed: {e}");
+                std::thread::sleep(ACCEPT_BACKOFF);
+            }
+        }
+    }
 }
 
 /// The connections being served, and since when each has been idle (`None`: a request in
@@ -291,7 +296,7 @@ fn admit(stream: UnixStream, tx: &Sender<Input>, places: &Arc<Places>, limits: L
     let spawned = std::thread::Builder::new()
         .name("master-process-control-conn".into())
         .spawn(move || {
-            converse(stream, id, &tx, &held, limits);
+            with_master_log(|| converse(stream, id, &tx, &held, limits));
             held.leave(id);
         });
     if let Err(e) = spawned {

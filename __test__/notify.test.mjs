@@ -7,11 +7,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { startMaster, freePort, tempDir, readLines, FIXTURES } from './helpers.mjs';
+import { controlHome, cli } from './control-helpers.mjs';
 
 /** Bind a notify socket in a temp dir; returns { path, datagrams, waitFor }. */
-async function receiver(t) {
+async function receiver(t, { read = true } = {}) {
   const socketPath = path.join(tempDir(t, 'mp-notify-'), 'notify.sock');
-  const child = spawn('python3', [path.join(FIXTURES, 'notify-receiver.py'), socketPath], {
+  const args = [path.join(FIXTURES, 'notify-receiver.py'), socketPath, ...(read ? [] : ['--never-read'])];
+  const child = spawn('python3', args, {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   t.after(() => child.kill('SIGKILL'));
@@ -138,4 +140,27 @@ test('no WATCHDOG=1 when WATCHDOG_PID names another process', async (t) => {
   await master.waitEvent('reload');
   await notify.waitFor((d) => states(d).length === 3, 'RELOADING then READY');
   assert.equal(notify.datagrams.filter((x) => x.text === 'WATCHDOG=1').length, 0);
+});
+
+test('a NOTIFY_SOCKET that is never read holds nothing up: reloads finish, status answers, the drops are counted', async (t) => {
+  // The receiver's queue takes about ten datagrams; the watchdog at every 10 ms then
+  // overflows the master's own queue within a second. Were the datagrams sent on the thread
+  // that decides, each would wait out the 1 s send timeout there: reloads and status behind it.
+  const notify = await receiver(t, { read: false });
+  const home = controlHome(t);
+  const master = startMaster(t, {
+    env: { PORT: String(await freePort()), WORKERS: '2', NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: '20000', ...home.env },
+  });
+  await master.waitEvent('worker-listening', () => true, 2);
+  for (let generation = 1; generation <= 10; generation++) {
+    master.signal('SIGHUP');
+    await master.waitEvent('reload', (e) => e.generation === generation);
+  }
+  const { code, stdout, stderr } = await cli(t, ['status', '--json'], home.env);
+  assert.equal(code, 0, stderr);
+  const status = JSON.parse(stdout);
+  assert.equal(status.generation, 10);
+  assert.ok(status.dropped.notifications > 0, JSON.stringify(status.dropped));
+  master.signal('SIGTERM');
+  assert.deepEqual(await master.exit, { code: 0, signal: null });
 });

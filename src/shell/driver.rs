@@ -10,12 +10,11 @@ use std::time::Instant;
 
 use nix::sys::signal::Signal as NixSignal;
 use serde_json::{json, Value};
-use tracing_subscriber::layer::SubscriberExt;
 
 use super::compile_cache::CompileCache;
 use super::control::{error_answer, BoundControl, Later, Replier, Request};
 use super::handles::ProcessHandles;
-use super::log::{DebugLayer, Style};
+use super::log::{master_log, Style};
 use super::notify::NotifyEnv;
 use super::package::PackageWatch;
 use super::sampler::Sampler;
@@ -86,8 +85,8 @@ pub struct Waiting {
 impl Driver {
     /// Run until the core exits or every sender is gone.
     pub fn run(mut self, rx: Receiver<Input>) {
-        let subscriber = tracing_subscriber::registry().with(DebugLayer::new(self.style));
-        tracing::subscriber::with_default(subscriber, || {
+        let log = master_log(self.style);
+        tracing::dispatcher::with_default(&log, || {
             for note in std::mem::take(&mut self.notes) {
                 tracing::debug!("{note}");
             }
@@ -108,6 +107,9 @@ impl Driver {
     }
 
     fn next_input(&mut self, rx: &Receiver<Input>) -> Option<Input> {
+        // On every turn, not only when the channel is idle: under a backlog of events the
+        // wait below never times out, and a watchdog fed only then would starve.
+        self.feed_watchdog();
         let watchdog = self.service.as_ref().and_then(|s| s.deadline());
         let Some(deadline) = self.core.poll_timeout().into_iter().chain(watchdog).min() else {
             return rx.recv().ok();
@@ -115,12 +117,23 @@ impl Driver {
         match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(input) => Some(input),
             Err(RecvTimeoutError::Timeout) => {
-                if let Some(service) = self.service.as_mut() {
-                    service.tick(Instant::now(), self.outbox.as_ref());
-                }
+                self.feed_watchdog();
                 Some(Event::Tick.into())
             }
             Err(RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    fn dropped(&self) -> status::Dropped {
+        status::Dropped {
+            log_lines: super::log_writer::dropped(),
+            notifications: self.service.as_ref().map_or(0, ServiceLink::dropped),
+        }
+    }
+
+    fn feed_watchdog(&mut self) {
+        if let Some(service) = self.service.as_mut() {
+            service.tick(Instant::now(), self.outbox.as_ref());
         }
     }
 
@@ -128,7 +141,8 @@ impl Driver {
     fn answer(&mut self, request: Request, reply: Replier) {
         let answer = match request {
             Request::Status => {
-                let report = status::report(&self.core, &self.about, Instant::now());
+                let report =
+                    status::report(&self.core, &self.about, self.dropped(), Instant::now());
                 json!({ "ok": true, "status": report })
             }
             Request::Reload => {
@@ -272,6 +286,9 @@ impl Driver {
                 // The last lines (why it exits) before Node ends the process; bounded, as
                 // stderr may not be read at all.
                 super::log_writer::flush(LOG_FLUSH_TIMEOUT);
+                if let Some(service) = self.service.as_ref() {
+                    service.flush(LOG_FLUSH_TIMEOUT);
+                }
             }
             _ => {}
         }

@@ -28,12 +28,11 @@ enum Target {
     Abstract(Vec<u8>),
 }
 
-/// The service manager's notification socket, and the last status sent.
+/// The service manager's notification socket.
 #[derive(Debug)]
 pub struct Notifier {
     socket: UnixDatagram,
     target: Target,
-    last_status: Option<String>,
 }
 
 /// What the service manager asked of the master, read from its environment.
@@ -74,11 +73,7 @@ impl Notifier {
         };
         let socket = UnixDatagram::unbound()?;
         socket.set_write_timeout(Some(SEND_TIMEOUT))?;
-        Ok(Notifier {
-            socket,
-            target,
-            last_status: None,
-        })
+        Ok(Notifier { socket, target })
     }
 
     /// Send one datagram of `KEY=value` lines.
@@ -93,29 +88,14 @@ impl Notifier {
             }
         }
     }
+}
 
-    /// Tell a change of state, with the status line for `Ready`.
-    pub fn state(&mut self, state: ServiceState, status: &str) -> io::Result<()> {
-        let text = match state {
-            ServiceState::Ready => {
-                self.last_status = Some(status.to_string());
-                format!("READY=1\nSTATUS={status}")
-            }
-            ServiceState::Reloading => {
-                format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec())
-            }
-            ServiceState::Stopping => "STOPPING=1".to_string(),
-        };
-        self.send(&text)
-    }
-
-    /// Send `STATUS=` when it differs from the last one sent.
-    pub fn status(&mut self, status: &str) -> io::Result<()> {
-        if self.last_status.as_deref() == Some(status) {
-            return Ok(());
-        }
-        self.last_status = Some(status.to_string());
-        self.send(&format!("STATUS={status}"))
+/// The datagram for a change of state, with the status line for `Ready`.
+pub fn state_message(state: ServiceState, status: &str) -> String {
+    match state {
+        ServiceState::Ready => format!("READY=1\nSTATUS={status}"),
+        ServiceState::Reloading => format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()),
+        ServiceState::Stopping => "STOPPING=1".to_string(),
     }
 }
 
@@ -165,10 +145,12 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("notify.sock");
         let receiver = UnixDatagram::bind(&path).unwrap();
-        let mut notifier = Notifier::new(path.to_str().unwrap()).unwrap();
-        notifier.state(ServiceState::Ready, "2/2 serving").unwrap();
-        notifier.status("2/2 serving").unwrap(); // unchanged: not sent
-        notifier.state(ServiceState::Stopping, "").unwrap();
+        let notifier = Notifier::new(path.to_str().unwrap()).unwrap();
+        let ready = state_message(ServiceState::Ready, "2/2 serving");
+        notifier.send(&ready).unwrap();
+        notifier
+            .send(&state_message(ServiceState::Stopping, ""))
+            .unwrap();
         let mut buf = [0u8; 256];
         let n = receiver.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"READY=1\nSTATUS=2/2 serving");
@@ -219,8 +201,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("n.sock");
         let receiver = UnixDatagram::bind(&path).unwrap();
-        let mut notifier = Notifier::new(path.to_str().unwrap()).unwrap();
-        notifier.state(ServiceState::Reloading, "").unwrap();
+        let notifier = Notifier::new(path.to_str().unwrap()).unwrap();
+        notifier
+            .send(&state_message(ServiceState::Reloading, ""))
+            .unwrap();
         let mut buf = [0u8; 256];
         let n = receiver.recv(&mut buf).unwrap();
         let text = std::str::from_utf8(&buf[..n]).unwrap();

@@ -1,13 +1,16 @@
 //! The master as a citizen of its service manager: the notifications (`notify.rs`) the core
 //! asks for, a `STATUS=` line kept up to date, and the watchdog, which is fed only while
-//! Node's event loop answers (a ping through the JS glue, answered by `Master.pong()`).
+//! Node's event loop answers (a ping through the JS glue, answered by `Master.pong()`) and
+//! the driver thread turns. Every datagram goes through `notify_queue.rs`, so a receiver
+//! that does not read never holds up the driver.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::driver::Outbox;
-use super::notify::{Notifier, NotifyEnv};
+use super::notify::{state_message, Notifier, NotifyEnv};
+use super::notify_queue::NotifyQueue;
 use crate::core::{NodeCommand, Notice, ServiceState, Supervisor};
 
 /// `WATCHDOG=1` every half of `WATCHDOG_USEC`, if the last ping came back.
@@ -20,17 +23,19 @@ struct Watchdog {
 
 /// The link to the service manager, when there is one.
 pub struct ServiceLink {
-    notifier: Notifier,
+    queue: NotifyQueue,
     watchdog: Option<Watchdog>,
     last_failure: Option<String>,
+    /// The last `STATUS=` line queued, so an unchanged one is not sent again.
+    last_status: Option<String>,
 }
 
 impl ServiceLink {
     /// A link for `env` (none without `NOTIFY_SOCKET`); `pongs` counts the glue's answers.
     pub fn new(env: &NotifyEnv, pongs: Arc<AtomicU64>, now: Instant) -> Option<ServiceLink> {
         let address = env.socket.as_deref()?;
-        let notifier = match Notifier::new(address) {
-            Ok(notifier) => notifier,
+        let queue = match Notifier::new(address).and_then(NotifyQueue::start) {
+            Ok(queue) => queue,
             Err(e) => {
                 tracing::error!("NOTIFY_SOCKET={address:?} cannot be used ({e}): not notifying");
                 return None;
@@ -43,9 +48,10 @@ impl ServiceLink {
             pongs,
         });
         Some(ServiceLink {
-            notifier,
+            queue,
             watchdog,
             last_failure: None,
+            last_status: None,
         })
     }
 
@@ -57,9 +63,20 @@ impl ServiceLink {
     /// The core's word for the service manager.
     pub fn tell(&mut self, state: ServiceState, core: &Supervisor) {
         let status = status_line(core, self.last_failure.as_deref());
-        if let Err(e) = self.notifier.state(state, &status) {
-            tracing::error!("could not notify the service manager: {e}");
+        self.queue.message(state_message(state, &status));
+        if state == ServiceState::Ready {
+            self.last_status = Some(status);
         }
+    }
+
+    /// State messages dropped because the service manager did not read them.
+    pub fn dropped(&self) -> u64 {
+        self.queue.dropped()
+    }
+
+    /// Wait, at most `timeout`, until every queued datagram is sent: before the exit.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        self.queue.flush(timeout)
     }
 
     /// Remember the outcome of reloads for the status line.
@@ -76,8 +93,9 @@ impl ServiceLink {
     /// After each event: a new `STATUS=` line if anything a person would see changed.
     pub fn refresh_status(&mut self, core: &Supervisor) {
         let status = status_line(core, self.last_failure.as_deref());
-        if let Err(e) = self.notifier.status(&status) {
-            tracing::error!("could not send STATUS to the service manager: {e}");
+        if self.last_status.as_deref() != Some(status.as_str()) {
+            self.queue.status(&status);
+            self.last_status = Some(status);
         }
     }
 
@@ -90,9 +108,7 @@ impl ServiceLink {
             return;
         }
         if dog.pongs.load(Ordering::SeqCst) >= dog.pings {
-            if let Err(e) = self.notifier.send("WATCHDOG=1") {
-                tracing::error!("could not feed the watchdog: {e}");
-            }
+            self.queue.message("WATCHDOG=1".into());
         } else {
             tracing::debug!("the JS event loop has not answered: watchdog not fed");
         }

@@ -19,6 +19,15 @@ pub struct About {
     pub control: Option<PathBuf>,
 }
 
+/// What the master could not hand on because its reader did not keep up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Log lines dropped while stderr was not being read.
+    pub log_lines: u64,
+    /// Notifications (`READY=1`, `WATCHDOG=1`, ...) the service manager did not read.
+    pub notifications: u64,
+}
+
 /// A worker's state in a report.
 pub fn state(worker: &Worker) -> &'static str {
     match worker.phase {
@@ -33,7 +42,7 @@ fn ms(d: Duration) -> u64 {
 }
 
 /// The report at `now`.
-pub fn report(core: &Supervisor, about: &About, now: Instant) -> Value {
+pub fn report(core: &Supervisor, about: &About, dropped: Dropped, now: Instant) -> Value {
     let mut workers: Vec<&Worker> = core.workers().collect();
     workers.sort_by_key(|w| (w.slot, w.id));
     let workers: Vec<Value> = workers
@@ -71,5 +80,9 @@ pub fn report(core: &Supervisor, about: &About, now: Instant) -> Value {
         "controlSocket": control,
         "settings": settings,
         "workers": workers,
+        "dropped": {
+            "logLines": dropped.log_lines,
+            "notifications": dropped.notifications,
+        },
     })
 }

@@ -100,7 +100,28 @@ fn start_with(name: &str, policy: Policy, cache: impl Fn(&Path) -> CompileCache)
     write_package(&dir, "5.0.0");
     let outbox = FakeOutbox::default();
     let handles = Arc::new(ProcessHandles::default());
-    let driver = Driver {
+    let driver = driver_in(&dir, policy, &outbox, &handles, cache(&dir));
+    let (tx, rx) = channel();
+    let thread = std::thread::spawn(move || driver.run(rx));
+    tx.send(Event::Start.into()).unwrap();
+    Running {
+        tx,
+        outbox,
+        handles,
+        thread,
+        _dir: TempDir(dir),
+    }
+}
+
+/// A driver for a master started in `dir`, with `outbox` as Node.
+fn driver_in(
+    dir: &Path,
+    policy: Policy,
+    outbox: &FakeOutbox,
+    handles: &Arc<ProcessHandles>,
+    compile_cache: CompileCache,
+) -> Driver {
+    Driver {
         core: Supervisor::new(policy),
         outbox: Box::new(outbox.clone()),
         sampler: Sampler::new(),
@@ -120,17 +141,7 @@ fn start_with(name: &str, policy: Policy, cache: impl Fn(&Path) -> CompileCache)
         notify: Default::default(),
         pongs: Default::default(),
         service: None,
-        compile_cache: cache(&dir),
-    };
-    let (tx, rx) = channel();
-    let thread = std::thread::spawn(move || driver.run(rx));
-    tx.send(Event::Start.into()).unwrap();
-    Running {
-        tx,
-        outbox,
-        handles,
-        thread,
-        _dir: TempDir(dir),
+        compile_cache,
     }
 }
 
@@ -459,4 +470,52 @@ fn a_compile_cache_folder_that_cannot_be_made_still_forks_without_it() {
     });
     let (_, env) = m.outbox.wait_with_env("fork", is_fork(0));
     assert_eq!(env, WorkerEnv::default());
+}
+
+#[test]
+fn the_watchdog_is_fed_while_a_backlog_of_events_is_worked_off() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = TempDir(std::env::temp_dir().join(format!("mp-driver-{}-dog", std::process::id())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    write_package(&dir.0, "5.0.0");
+    let path = dir.0.join("notify.sock");
+    let receiver = UnixDatagram::bind(&path).unwrap();
+    let (outbox, handles) = (FakeOutbox::default(), Arc::new(ProcessHandles::default()));
+    let mut driver = driver_in(
+        &dir.0,
+        Policy::default(),
+        &outbox,
+        &handles,
+        CompileCache::off(),
+    );
+    driver.notify = NotifyEnv {
+        socket: Some(path.display().to_string()),
+        watchdog: Some(Duration::from_millis(2)),
+    };
+    // Node answers every ping, as far as the watchdog can tell.
+    driver.pongs = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX / 2));
+    // The whole backlog is queued before the driver reads any of it: the channel is never
+    // empty until it is worked off, so a wait for the next input never times out.
+    let (tx, rx) = channel();
+    tx.send(Event::Start.into()).unwrap();
+    for _ in 0..200_000 {
+        tx.send(Event::Tick.into()).unwrap();
+    }
+    let (reply, answers) = Replier::channel();
+    tx.send(Input::Ask(Request::Status, reply)).unwrap();
+    let thread = std::thread::spawn(move || driver.run(rx));
+    // The status answer comes once every event before it is handled.
+    answers.recv_timeout(Duration::from_secs(60)).unwrap();
+    receiver.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 64];
+    let mut fed = 0;
+    while let Ok(n) = receiver.recv(&mut buf) {
+        fed += usize::from(&buf[..n] == b"WATCHDOG=1");
+    }
+    assert!(
+        fed >= 2,
+        "WATCHDOG=1 sent {fed} time(s) while the backlog was worked off"
+    );
+    drop(tx);
+    thread.join().unwrap();
 }

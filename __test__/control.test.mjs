@@ -342,3 +342,15 @@ test('64 idle connections do not lock a client out: the one idle the longest is 
   assert.equal(idle[1].ended, false, 'only one was closed for the newcomer');
   assert.equal((await idle[1].ask({ request: 'status' })).ok, true, 'the others still work');
 });
+
+test("the control threads' own log lines reach stderr: with DEBUG, the eviction of an idle connection is logged", async (t) => {
+  const { socket, home, master } = await serving(t, { env: { DEBUG: 'master-process' } });
+  for (let i = 0; i < 64; i++) {
+    const client = new Client(socket);
+    t.after(() => client.close());
+    assert.equal((await client.ask({ request: 'status' })).ok, true, `connection ${i}`);
+  }
+  const { code, stderr } = await cli(t, ['status'], home.env);
+  assert.equal(code, 0, stderr);
+  await master.waitStderr(/ master-process control socket: closed the connection idle the longest$/);
+});

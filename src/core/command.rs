@@ -147,6 +147,11 @@ pub enum Command {
         pid: u32,
         signal: WorkerSignal,
     },
+    /// The core no longer supervises worker `id` (a process still there after SIGKILL is
+    /// given up): let go of what the shell holds for it (its pidfd).
+    Release {
+        id: WorkerId,
+    },
     /// Find out whether the worker's process has ended; answer with `Event::Probed`.
     Probe {
         id: WorkerId,

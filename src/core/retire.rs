@@ -138,6 +138,7 @@ impl Supervisor {
             return self.on_exited(now, id, status);
         }
         if let Some(worker) = self.workers.remove(&id) {
+            self.out.push(Command::Release { id });
             let trace = Trace::StuckAfterKill {
                 slot: worker.slot,
                 pid: worker.pid,

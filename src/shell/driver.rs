@@ -247,6 +247,7 @@ impl Driver {
         match command {
             Command::Node(node) => return self.run_node(node),
             Command::Signal { id, pid, signal } => signal_worker(&self.handles, id, pid, signal),
+            Command::Release { id } => self.handles.forget(id),
             Command::Probe { id, pid } => {
                 let exited = self.handles.has_exited(id, pid);
                 return Some(Event::Probed { id, exited });

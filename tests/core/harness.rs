@@ -257,6 +257,10 @@ impl Harness {
 }
 
 /// The `Probe` of worker `id` (after SIGKILL and `EXIT_GRACE` without an exit).
+pub fn release(id: WorkerId) -> Command {
+    Command::Release { id }
+}
+
 pub fn probe(id: WorkerId) -> Command {
     Command::Probe { id, pid: pid(id) }
 }

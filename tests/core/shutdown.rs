@@ -387,7 +387,7 @@ fn stop_finishes_when_a_sigkilled_worker_is_stuck() {
             grace: ms(1000)
         }]
     );
-    assert_eq!(without_traces(out), [master_exit(0)]);
+    assert_eq!(without_traces(out), [release(2), master_exit(0)]);
     assert!(h.sup.has_exited());
 }
 

@@ -519,3 +519,24 @@ fn the_watchdog_is_fed_while_a_backlog_of_events_is_worked_off() {
     drop(tx);
     thread.join().unwrap();
 }
+
+#[test]
+fn a_worker_the_core_gives_up_has_its_handle_let_go() {
+    let dir = TempDir(std::env::temp_dir().join(format!("mp-driver-{}-rel", std::process::id())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    write_package(&dir.0, "5.0.0");
+    let (outbox, handles) = (FakeOutbox::default(), Arc::new(ProcessHandles::default()));
+    let mut driver = driver_in(
+        &dir.0,
+        Policy::default(),
+        &outbox,
+        &handles,
+        CompileCache::off(),
+    );
+    let mut child = sleeper();
+    handles.open(4, child.id());
+    assert_eq!(driver.run_command(Command::Release { id: 4 }), None);
+    assert!(handles.is_empty(), "the pidfd was closed");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -104,3 +104,16 @@ test('an inherited unix socket serves PORT=<path> and is never removed by the ma
   await serving(launcher, 2);
   assert.equal((await get(socketPath)).json.reload, '0');
 });
+
+test('LISTEN_FDS=0 for this pid means no socket was passed, as sd_listen_fds reads it: the master binds PORT itself', async (t) => {
+  const port = await freePort();
+  // The shell's pid is the master's once it execs Node, so LISTEN_PID names the master.
+  const master = startMaster(t, {
+    command: ['sh', '-c', `LISTEN_PID=$$ LISTEN_FDS=0 exec "${process.execPath}" "${APP}"`],
+    env: { PORT: String(port), WORKERS: '1' },
+  });
+  await master.waitFor('WORKER listening');
+  assert.equal((await get(port)).status, 200);
+  master.signal('SIGTERM');
+  assert.deepEqual(await master.exit, { code: 0, signal: null });
+});

@@ -67,14 +67,15 @@ pub fn inherited(env: &HashMap<String, String>, pid: u32) -> Result<Vec<Inherite
         .trim()
         .parse()
         .ok()
-        .filter(|n| (1..=1024).contains(n))
+        .filter(|n| (0..=1024).contains(n))
         .ok_or_else(|| {
             bad(
                 "LISTEN_FDS",
                 raw,
-                "a number of descriptors from 1 to 1024, passed from fd 3 on",
+                "a number of descriptors from 0 to 1024, passed from fd 3 on",
             )
         })?;
+    // 0 is what sd_listen_fds(3) reads as "no sockets passed": the master binds PORT itself.
     let names: Vec<&str> = env
         .get("LISTEN_FDNAMES")
         .map_or_else(Vec::new, |n| n.split(':').collect());
@@ -160,7 +161,18 @@ mod tests {
         let e = inherited(&env(&[("LISTEN_PID", "42"), ("LISTEN_FDS", "two")]), 42).unwrap_err();
         assert_eq!(
             e.to_string(),
-            r#"invalid LISTEN_FDS="two": expected a number of descriptors from 1 to 1024, passed from fd 3 on"#
+            r#"invalid LISTEN_FDS="two": expected a number of descriptors from 0 to 1024, passed from fd 3 on"#
+        );
+    }
+
+    #[test]
+    fn listen_fds_0_means_no_sockets_passed_as_sd_listen_fds_reads_it() {
+        let none = env(&[("LISTEN_PID", "42"), ("LISTEN_FDS", "0")]);
+        assert_eq!(inherited(&none, 42).unwrap(), []);
+        let e = inherited(&env(&[("LISTEN_PID", "42"), ("LISTEN_FDS", "-1")]), 42).unwrap_err();
+        assert!(
+            e.to_string().starts_with(r#"invalid LISTEN_FDS="-1""#),
+            "{e}"
         );
     }
 }

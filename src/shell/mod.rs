@@ -8,6 +8,7 @@ pub mod describe;
 pub mod driver;
 pub mod handles;
 pub mod host;
+pub mod listen_probe;
 pub mod log;
 pub mod log_writer;
 pub mod notify;

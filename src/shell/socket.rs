@@ -4,8 +4,9 @@
 use std::fs;
 use std::io::ErrorKind;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+
+use super::listen_probe::{probe, Listener};
 
 /// Why the `PORT` path cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -31,10 +32,12 @@ pub fn prepare(path: &Path) -> Result<Option<&'static str>, SocketError> {
     };
     let kind = meta.file_type();
     let what = if kind.is_socket() {
-        match UnixStream::connect(path) {
-            Ok(_) => return Err(refuse(path, "is a socket another process is listening on")),
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused => {}
-            Err(e) => {
+        match probe(path) {
+            Listener::Listening => {
+                return Err(refuse(path, "is a socket another process is listening on"))
+            }
+            Listener::Refused => {}
+            Listener::Unknown(e) => {
                 return Err(refuse(
                     path,
                     format!("is a socket that may be in use ({e})"),
@@ -124,7 +127,7 @@ fn is_socket(path: &Path) -> bool {
 }
 
 fn refuses_connections(path: &Path) -> bool {
-    matches!(UnixStream::connect(path), Err(e) if e.kind() == ErrorKind::ConnectionRefused)
+    matches!(probe(path), Listener::Refused)
 }
 
 #[cfg(test)]
@@ -149,6 +152,26 @@ mod tests {
         fs::write(&sock, "").unwrap();
         assert_eq!(prepare(&sock).unwrap(), Some("empty file"));
         assert_eq!(prepare(&sock).unwrap(), None);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_listener_with_a_full_backlog_is_refused_at_once_and_kept_at_exit() {
+        let dir = temp("full");
+        let sock = dir.join("a.sock");
+        let _held = crate::shell::listen_probe::full_backlog(&sock);
+        // On a thread, so a probe that waits for room in the backlog fails the test (a hang
+        // guard, not a measure) instead of hanging it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let probed = sock.clone();
+        std::thread::spawn(move || tx.send(prepare(&probed).map_err(|e| e.problem)));
+        let answer = rx.recv_timeout(std::time::Duration::from_secs(20));
+        let e = answer
+            .expect("prepare waited on a full backlog")
+            .unwrap_err();
+        assert!(e.contains("another process is listening"), "{e}");
+        assert!(!remove(&sock).unwrap());
+        assert!(sock.exists());
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -184,6 +184,13 @@ export interface Status {
   settings: SettingsInForce;
   /** Every worker alive or starting, by index, then age. */
   workers: WorkerStatus[];
+  /** What the master could not hand on because its reader did not keep up, since it started. */
+  dropped: {
+    /** Log lines dropped while stderr was not being read. */
+    logLines: number;
+    /** Notifications the service manager (`NOTIFY_SOCKET`) did not read. */
+    notifications: number;
+  };
 }
 
 /** The running master, returned by `init()`. */
@@ -199,7 +206,10 @@ export declare class MasterHandle extends EventEmitter<MasterEvents> {
    * in range.
    */
   scale(workers: number): void;
-  /** The status now (synchronous): the same object as the control socket's `status`. */
+  /**
+   * The status now (synchronous): the same object as the control socket's `status`. Waits
+   * at most 5 s for the master's driver thread, then throws `ERR_STATUS_TIMEOUT`.
+   */
   status(): Status;
   /** The master's pid. */
   readonly pid: number;

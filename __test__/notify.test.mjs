@@ -164,3 +164,23 @@ test('a NOTIFY_SOCKET that is never read holds nothing up: reloads finish, statu
   master.signal('SIGTERM');
   assert.deepEqual(await master.exit, { code: 0, signal: null });
 });
+
+test('while a worker floods the master with messages, a frozen worker is still replaced and WATCHDOG=1 keeps coming', async (t) => {
+  const notify = await receiver(t);
+  const master = startMaster(t, {
+    env: {
+      PORT: String(await freePort()), WORKERS: '2', NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: '200000',
+      MASTER_PROCESS_HEARTBEAT_TIMEOUT: '1s', MAX_KILL_TIMEOUT: '1s', FIXTURE_FLOOD_INDEX: '1',
+    },
+  });
+  await master.waitEvent('worker-listening', () => true, 2);
+  const [flooder] = await master.waitFor('WORKER flooding');
+  const victim = master.records('WORKER listening').find((w) => w.index === '0');
+  process.kill(victim.pid, 'SIGSTOP');
+  t.after(() => { try { process.kill(victim.pid, 'SIGKILL'); } catch {} });
+  const watchdogs = () => notify.datagrams.filter((d) => d.text === 'WATCHDOG=1').length;
+  const before = watchdogs();
+  await master.waitEvent('worker-replaced', (e) => e.oldPid === victim.pid);
+  await notify.waitFor(() => watchdogs() >= before + 3, 'three more WATCHDOG=1 during the flood');
+  assert.ok(master.liveWorkers().some((w) => w.pid === flooder.pid), 'the flood went on all along');
+});

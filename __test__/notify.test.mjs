@@ -39,7 +39,7 @@ async function receiver(t, { read = true } = {}) {
     };
     wake();
   });
-  return { path: socketPath, datagrams, waitFor };
+  return { path: socketPath, datagrams, waitFor, child };
 }
 
 /** The state messages (READY, RELOADING, STOPPING), in order, without STATUS or WATCHDOG. */
@@ -142,7 +142,7 @@ test('no WATCHDOG=1 when WATCHDOG_PID names another process', async (t) => {
   assert.equal(notify.datagrams.filter((x) => x.text === 'WATCHDOG=1').length, 0);
 });
 
-test('a NOTIFY_SOCKET that is never read holds nothing up: reloads finish, status answers, the drops are counted', async (t) => {
+test('a NOTIFY_SOCKET nobody reads holds nothing up: reloads finish, status answers, the drops are counted and told', async (t) => {
   // The receiver's queue takes about ten datagrams; the watchdog at every 10 ms then
   // overflows the master's own queue within a second. Were the datagrams sent on the thread
   // that decides, each would wait out the 1 s send timeout there: reloads and status behind it.
@@ -161,6 +161,9 @@ test('a NOTIFY_SOCKET that is never read holds nothing up: reloads finish, statu
   const status = JSON.parse(stdout);
   assert.equal(status.generation, 10);
   assert.ok(status.dropped.notifications > 0, JSON.stringify(status.dropped));
+  // Once the receiver reads again, one line tells how many were dropped.
+  notify.child.kill('SIGUSR1');
+  await master.waitStderr(/master-process: \d+ notification\(s\) dropped: NOTIFY_SOCKET was not being read/);
   master.signal('SIGTERM');
   assert.deepEqual(await master.exit, { code: 0, signal: null });
 });

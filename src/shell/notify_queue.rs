@@ -62,6 +62,8 @@ struct Shared {
     pending: Mutex<Pending>,
     wake: Condvar,
     dropped: AtomicU64,
+    /// Of `dropped`, how many a log line has told of.
+    told: AtomicU64,
     failed: AtomicU64,
 }
 
@@ -159,11 +161,24 @@ fn send_all(shared: &Shared, notifier: &Notifier) {
             }
         };
         let (Item::Message(text) | Item::Status(text)) = &item;
-        if let Err(e) = notifier.send(text) {
-            shared.failed.fetch_add(1, Ordering::SeqCst);
-            let first = text.lines().next().unwrap_or_default();
-            tracing::error!("could not notify the service manager ({first}): {e}");
+        match notifier.send(text) {
+            Ok(()) => tell_dropped(shared),
+            Err(e) => {
+                shared.failed.fetch_add(1, Ordering::SeqCst);
+                let first = text.lines().next().unwrap_or_default();
+                tracing::error!("could not notify the service manager ({first}): {e}");
+            }
         }
+    }
+}
+
+/// Once the receiver reads again, one line on what was dropped meanwhile.
+fn tell_dropped(shared: &Shared) {
+    let dropped = shared.dropped.load(Ordering::SeqCst);
+    let told = shared.told.swap(dropped, Ordering::SeqCst);
+    if dropped > told {
+        let n = dropped - told;
+        tracing::error!("{n} notification(s) dropped: NOTIFY_SOCKET was not being read");
     }
 }
 

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::listen_probe::{probe, Listener};
 use super::Control;
 use crate::config::ControlSocket;
 use crate::core::MAX_WORKERS;
@@ -128,13 +129,13 @@ fn clear(path: &Path) -> Result<(), ControlError> {
             "exists and is not a socket; it is never deleted",
         ));
     }
-    // Bounded: a listener whose backlog is full (one that never accepts) would hold a plain
-    // connect, and the master's start with it, for as long as it likes.
-    match trust::connect_within(path, CONNECT_TIMEOUT) {
-        Ok(_) => Err(refuse(path, "is a socket another process is listening on")),
-        Err(e) if e.kind() == ErrorKind::ConnectionRefused => fs::remove_file(path)
+    // Without waiting: a listener whose backlog is full (one that never accepts) would hold
+    // a plain connect, and the master's start with it, for as long as it likes.
+    match probe(path) {
+        Listener::Listening => Err(refuse(path, "is a socket another process is listening on")),
+        Listener::Refused => fs::remove_file(path)
             .map_err(|e| refuse(path, format!("is stale but cannot be removed ({e})"))),
-        Err(e) => Err(refuse(
+        Listener::Unknown(e) => Err(refuse(
             path,
             format!("is a socket that may be in use ({e})"),
         )),

@@ -113,6 +113,22 @@ fn start_with(name: &str, policy: Policy, cache: impl Fn(&Path) -> CompileCache)
     }
 }
 
+/// A driver not yet running, in a temp dir of its own, with a fake outbox as Node.
+fn unstarted(name: &str) -> (TempDir, Arc<ProcessHandles>, Driver) {
+    let dir = std::env::temp_dir().join(format!("mp-driver-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    write_package(&dir, "5.0.0");
+    let (outbox, handles) = (FakeOutbox::default(), Arc::new(ProcessHandles::default()));
+    let driver = driver_in(
+        &dir,
+        Policy::default(),
+        &outbox,
+        &handles,
+        CompileCache::off(),
+    );
+    (TempDir(dir), handles, driver)
+}
+
 /// A driver for a master started in `dir`, with `outbox` as Node.
 fn driver_in(
     dir: &Path,
@@ -475,19 +491,9 @@ fn a_compile_cache_folder_that_cannot_be_made_still_forks_without_it() {
 #[test]
 fn the_watchdog_is_fed_while_a_backlog_of_events_is_worked_off() {
     use std::os::unix::net::UnixDatagram;
-    let dir = TempDir(std::env::temp_dir().join(format!("mp-driver-{}-dog", std::process::id())));
-    std::fs::create_dir_all(&dir.0).unwrap();
-    write_package(&dir.0, "5.0.0");
+    let (dir, _handles, mut driver) = unstarted("dog");
     let path = dir.0.join("notify.sock");
     let receiver = UnixDatagram::bind(&path).unwrap();
-    let (outbox, handles) = (FakeOutbox::default(), Arc::new(ProcessHandles::default()));
-    let mut driver = driver_in(
-        &dir.0,
-        Policy::default(),
-        &outbox,
-        &handles,
-        CompileCache::off(),
-    );
     driver.notify = NotifyEnv {
         socket: Some(path.display().to_string()),
         watchdog: Some(Duration::from_millis(2)),
@@ -522,17 +528,7 @@ fn the_watchdog_is_fed_while_a_backlog_of_events_is_worked_off() {
 
 #[test]
 fn a_worker_the_core_gives_up_has_its_handle_let_go() {
-    let dir = TempDir(std::env::temp_dir().join(format!("mp-driver-{}-rel", std::process::id())));
-    std::fs::create_dir_all(&dir.0).unwrap();
-    write_package(&dir.0, "5.0.0");
-    let (outbox, handles) = (FakeOutbox::default(), Arc::new(ProcessHandles::default()));
-    let mut driver = driver_in(
-        &dir.0,
-        Policy::default(),
-        &outbox,
-        &handles,
-        CompileCache::off(),
-    );
+    let (_dir, handles, mut driver) = unstarted("rel");
     let mut child = sleeper();
     handles.open(4, child.id());
     assert_eq!(driver.run_command(Command::Release { id: 4 }), None);

@@ -68,12 +68,7 @@ pub fn prepare(path: &Path) -> Result<Option<&'static str>, SocketError> {
 #[cfg(target_os = "linux")]
 pub fn chmod(path: &Path) -> std::io::Result<bool> {
     use std::os::fd::AsRawFd;
-    use std::os::unix::fs::OpenOptionsExt;
-    let opened = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH | libc::O_NOFOLLOW)
-        .open(path);
-    let file = match opened {
+    let file = match open_path(path) {
         Ok(file) => file,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e),
@@ -85,6 +80,25 @@ pub fn chmod(path: &Path) -> std::io::Result<bool> {
     let by_fd = format!("/proc/self/fd/{}", file.as_raw_fd());
     fs::set_permissions(by_fd, fs::Permissions::from_mode(0o664))?;
     Ok(true)
+}
+
+/// `open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC)`, by the syscall itself. Not through std's
+/// `OpenOptions::custom_flags`: std masks the access mode (`O_ACCMODE`) out of custom flags,
+/// and musl's `O_ACCMODE` includes `O_PATH`, so there the open ran without it and a socket
+/// answered `ENXIO`.
+#[cfg(target_os = "linux")]
+fn open_path(path: &Path) -> std::io::Result<fs::File> {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    let flags = libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: a NUL-terminated path we own and flags; the descriptor returned is ours alone.
+    let fd = unsafe { libc::open(c_path.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor, owned by nobody else.
+    Ok(unsafe { fs::File::from_raw_fd(fd) })
 }
 
 /// Make the bound socket group-writable (`664`), as 4.x did. False if it is not a socket.
@@ -172,6 +186,22 @@ mod tests {
         assert!(e.contains("another process is listening"), "{e}");
         assert!(!remove(&sock).unwrap());
         assert!(sock.exists());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The musl bug: through std's custom flags the open lost `O_PATH` there (`ENXIO`).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_socket_opens_as_a_path_and_a_symlink_is_not_followed() {
+        let dir = temp("o-path");
+        let sock = dir.join("a.sock");
+        let _listener = UnixListener::bind(&sock).unwrap();
+        let opened = open_path(&sock).unwrap();
+        assert!(opened.metadata().unwrap().file_type().is_socket());
+        let link = dir.join("link");
+        std::os::unix::fs::symlink(&sock, &link).unwrap();
+        let meta = open_path(&link).unwrap().metadata().unwrap();
+        assert!(meta.file_type().is_symlink(), "the link itself, not its target");
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -80,6 +80,8 @@ impl ProcessHandles {
     /// its pidfd where there is one, else by asking the kernel about child `pid` without
     /// reaping it.
     pub fn has_exited(&self, id: WorkerId, pid: u32) -> bool {
+        #[cfg(not(target_os = "linux"))]
+        let _ = id;
         #[cfg(target_os = "linux")]
         if let Ok(handles) = self.handles.lock() {
             if let Some(Some(fd)) = handles.get(&id) {

@@ -4,7 +4,7 @@
 //! answers at once: connected or `EAGAIN` (full backlog) both mean someone listens.
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -23,8 +23,7 @@ pub enum Listener {
 
 /// Connect to `path` without waiting, and close the connection at once.
 pub fn probe(path: &Path) -> Listener {
-    let flags = SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC;
-    let fd = match socket::socket(AddressFamily::Unix, SockType::Stream, flags, None) {
+    let fd = match nonblocking_socket() {
         Ok(fd) => fd,
         Err(e) => return Listener::Unknown(e.into()),
     };
@@ -37,6 +36,28 @@ pub fn probe(path: &Path) -> Listener {
         Err(Errno::ECONNREFUSED) => Listener::Refused,
         Err(e) => Listener::Unknown(e.into()),
     }
+}
+
+/// A unix stream socket, non-blocking and close-on-exec.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn nonblocking_socket() -> nix::Result<OwnedFd> {
+    let flags = SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC;
+    socket::socket(AddressFamily::Unix, SockType::Stream, flags, None)
+}
+
+/// A unix stream socket, non-blocking and close-on-exec (macOS has no such socket flags).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn nonblocking_socket() -> nix::Result<OwnedFd> {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+    let fd = socket::socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )?;
+    fcntl(&fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
+    fcntl(&fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
+    Ok(fd)
 }
 
 /// A listener with a backlog of one that never accepts, filled until a connect would wait

@@ -3,7 +3,9 @@
 
 use std::fs;
 use std::io::ErrorKind;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::FileTypeExt;
+#[cfg(any(target_os = "linux", test))]
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::listen_probe::{probe, Listener};
@@ -201,7 +203,10 @@ mod tests {
         let link = dir.join("link");
         std::os::unix::fs::symlink(&sock, &link).unwrap();
         let meta = open_path(&link).unwrap().metadata().unwrap();
-        assert!(meta.file_type().is_symlink(), "the link itself, not its target");
+        assert!(
+            meta.file_type().is_symlink(),
+            "the link itself, not its target"
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -97,6 +97,14 @@ fn has_room() -> bool {
     ready == 1 && fd.revents & libc::POLLOUT != 0
 }
 
+/// Every line dropped since the master started (`/metrics`); the notice's count resets.
+static DROPPED_TOTAL: AtomicU64 = AtomicU64::new(0);
+
+/// Lines dropped so far, in all.
+pub fn dropped_total() -> u64 {
+    DROPPED_TOTAL.load(Ordering::SeqCst)
+}
+
 /// Queue `line` (with its newline) for stderr; never blocks. Written at once, on this
 /// thread, if the writer thread could not be started.
 pub fn write_line(line: String) {
@@ -114,6 +122,7 @@ pub fn write_line(line: String) {
         Err(TrySendError::Full(_)) => {
             w.queued.fetch_sub(1, Ordering::SeqCst);
             w.dropped.fetch_add(1, Ordering::SeqCst);
+            DROPPED_TOTAL.fetch_add(1, Ordering::SeqCst);
         }
         Err(TrySendError::Disconnected(line)) => {
             w.queued.fetch_sub(1, Ordering::SeqCst);

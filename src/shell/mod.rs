@@ -10,6 +10,7 @@ pub mod handles;
 pub mod host;
 pub mod log;
 pub mod log_writer;
+pub mod metrics;
 pub mod notify;
 pub mod package;
 pub mod sampler;
@@ -79,11 +80,30 @@ pub struct Setup {
     /// What a status report says about the master besides the core's state.
     pub about: status::About,
     pub compile_cache: compile_cache::CompileCache,
+    /// `MASTER_PROCESS_METRICS`, and the versions `master_process_build_info` names.
+    pub metrics: Option<(crate::config::MetricsAddr, metrics::Build)>,
 }
 
 impl Shell {
     /// Install the signal handlers, start the driver and send it `Event::Start`.
-    pub fn start(setup: Setup) -> Result<Shell, Error> {
+    pub fn start(mut setup: Setup) -> Result<Shell, Error> {
+        let link = match setup.metrics.take() {
+            Some((addr, build)) => {
+                let board = Arc::new(metrics::Board::new(build, std::time::Instant::now()));
+                let server = match metrics::start(&addr, board.clone()) {
+                    Ok(server) => server,
+                    Err(e) => {
+                        if let Some(control) = &setup.control {
+                            control.bound.remove();
+                        }
+                        return Err(e.into());
+                    }
+                };
+                setup.about.metrics = Some(server.listening.clone());
+                Some(metrics::Link::new(board, server))
+            }
+            None => None,
+        };
         let (tx, rx) = channel();
         let signals = match SignalThread::spawn(tx.clone()) {
             Ok(signals) => signals,
@@ -123,6 +143,7 @@ impl Shell {
             waiting: Default::default(),
             service: None,
             compile_cache: setup.compile_cache,
+            metrics: link,
         };
         let thread = std::thread::Builder::new()
             .name("master-process-driver".into())

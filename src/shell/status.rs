@@ -17,6 +17,8 @@ pub struct About {
     pub settings: Value,
     /// The control socket's path, when there is one.
     pub control: Option<PathBuf>,
+    /// Where `/metrics` listens (the port chosen for port 0), when it does.
+    pub metrics: Option<String>,
 }
 
 /// A worker's state in a report.
@@ -69,6 +71,7 @@ pub fn report(core: &Supervisor, about: &About, now: Instant) -> Value {
         "stopping": core.is_stopping(),
         "slots": core.slot_count(),
         "controlSocket": control,
+        "metrics": about.metrics,
         "settings": settings,
         "workers": workers,
     })

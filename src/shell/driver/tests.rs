@@ -115,12 +115,14 @@ fn start_with(name: &str, policy: Policy, cache: impl Fn(&Path) -> CompileCache)
             version: "5.0.0".into(),
             settings: serde_json::json!({ "workers": 1 }),
             control: None,
+            metrics: None,
         },
         waiting: Default::default(),
         notify: Default::default(),
         pongs: Default::default(),
         service: None,
         compile_cache: cache(&dir),
+        metrics: None,
     };
     let (tx, rx) = channel();
     let thread = std::thread::spawn(move || driver.run(rx));

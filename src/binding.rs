@@ -216,6 +216,8 @@ pub struct Master {
     inherited: Vec<Inherited>,
     compile_cache: CachePlan,
     uid: u32,
+    /// Node's version (`22.11.0`), for `master_process_build_info`.
+    node_version: String,
     shell: Option<Shell>,
     control_path: Option<PathBuf>,
 }
@@ -281,6 +283,7 @@ impl Master {
             inherited,
             compile_cache: plan,
             uid: facts.uid,
+            node_version: format!("{}.{}.{}", version.major, version.minor, version.patch),
             shell: None,
             control_path: None,
         })
@@ -339,7 +342,9 @@ impl Master {
             version: package.version().unwrap_or("unknown").to_string(),
             settings: self.config.in_force(),
             control: control_path.clone(),
+            metrics: None,
         };
+        let about_version = about.version.clone();
         let setup = Setup {
             supervisor: Supervisor::new(self.config.policy.clone()),
             outbox: Box::new(JsOutbox {
@@ -356,6 +361,13 @@ impl Master {
             warnings,
             about,
             compile_cache: CompileCache::new(self.compile_cache.clone(), self.uid),
+            metrics: self.config.metrics.clone().map(|addr| {
+                let build = crate::shell::metrics::Build {
+                    version: about_version,
+                    node_version: self.node_version.clone(),
+                };
+                (addr, build)
+            }),
         };
         self.shell = Some(Shell::start(setup)?);
         self.control_path = control_path;

@@ -10,6 +10,9 @@ use crate::core::compile_cache::CacheSetting;
 use crate::core::{Limits, Policy, ReadyOn, Swap, MAX_WORKERS};
 use crate::duration::parse_duration;
 
+mod metrics;
+pub use metrics::{LogFormat, MetricsAddr};
+
 const MB: u64 = 1024 * 1024;
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -73,6 +76,10 @@ pub struct Config {
     pub notes: Vec<String>,
     /// `MASTER_PROCESS_COMPILE_CACHE`: the workers' module compile cache.
     pub compile_cache: CacheSetting,
+    /// `MASTER_PROCESS_METRICS`: where `/metrics`, `/livez` and `/readyz` listen, if anywhere.
+    pub metrics: Option<MetricsAddr>,
+    /// `MASTER_PROCESS_LOG_FORMAT`: text (4.x) or JSON lines.
+    pub log_format: LogFormat,
 }
 
 /// One setting: its option name, its environment names (first is canonical), a short flag
@@ -237,6 +244,24 @@ const SETTINGS: &[Setting] = &[
         short: None,
         help: "on, off or an absolute folder: the workers' module compile cache (Node 22.1+); default on",
     },
+    Setting {
+        option: "metrics",
+        env: &["MASTER_PROCESS_METRICS"],
+        short: None,
+        help: "off, a port, host:port or a unix socket path: serve /metrics, /livez and /readyz; default off",
+    },
+    Setting {
+        option: "shutdownDelay",
+        env: &["MASTER_PROCESS_SHUTDOWN_DELAY"],
+        short: None,
+        help: "duration, 0 to 1 hour: on a stop, /readyz says 503 while workers keep serving this long; default 0",
+    },
+    Setting {
+        option: "logFormat",
+        env: &["MASTER_PROCESS_LOG_FORMAT"],
+        short: None,
+        help: "text or json (one JSON object per line); default text",
+    },
 ];
 
 /// The raw value of a setting and the name to blame if it is bad.
@@ -342,6 +367,7 @@ impl Config {
                 Duration::from_millis(10),
             )?,
             heartbeat_timeout: heartbeat_timeout(&src)?,
+            shutdown_delay: duration(&src, "shutdownDelay", Duration::ZERO, Duration::ZERO)?,
             drain: switch(&src, "drain", true)?,
             // Known once the compile cache plan is (it needs Node's version): see binding.rs.
             persist_compile_cache: false,
@@ -376,6 +402,8 @@ impl Config {
             control,
             notes,
             compile_cache: compile_cache(&src)?,
+            metrics: metrics_addr(&src)?,
+            log_format: log_format(&src)?,
         })
     }
 }
@@ -422,6 +450,12 @@ impl Config {
             "maxCrashes": p.max_crashes,
             "maxThrottle": ms(p.max_throttle),
             "controlSocket": control,
+            "metrics": self.metrics.as_ref().map_or("off".to_string(), |m| m.to_string()),
+            "shutdownDelay": ms(p.shutdown_delay),
+            "logFormat": match self.log_format {
+                LogFormat::Text => "text",
+                LogFormat::Json => "json",
+            },
             "compileCache": match &self.compile_cache {
                 CacheSetting::On => "on".to_string(),
                 CacheSetting::Off => "off".to_string(),
@@ -602,6 +636,26 @@ fn control_socket(src: &Sources) -> Result<ControlSocket, ConfigError> {
         &raw,
         format!("an absolute path of a socket file (at most {MAX_SOCKET_PATH} bytes), or off"),
     ))
+}
+
+fn metrics_addr(src: &Sources) -> Result<Option<MetricsAddr>, ConfigError> {
+    let Some(raw) = src.get("metrics") else {
+        return Ok(None);
+    };
+    metrics::parse_metrics(&raw.value, MAX_SOCKET_PATH)
+        .map_err(|()| bad(&raw, metrics::METRICS_ACCEPTED))
+}
+
+fn log_format(src: &Sources) -> Result<LogFormat, ConfigError> {
+    let Some(raw) = src.get("logFormat") else {
+        return Ok(LogFormat::Text);
+    };
+    metrics::parse_log_format(&raw.value).ok_or_else(|| {
+        bad(
+            &raw,
+            "text (the 4.x lines) or json (one JSON object per line)",
+        )
+    })
 }
 
 /// A control socket path in the environment names this master's socket: a master started

@@ -13,6 +13,8 @@ pub enum Error {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Socket(#[from] SocketError),
+    #[error(transparent)]
+    Metrics(#[from] crate::shell::metrics::MetricsError),
     #[error("MASTER_PROCESS_CONTROL_SOCKET: {0}")]
     Control(#[from] ControlError),
     #[error("handle.scale(workers): invalid workers={0}: expected a whole number from 1 to {MAX_WORKERS}")]
@@ -46,6 +48,7 @@ impl Error {
             Error::Config(_) => "ERR_INVALID_CONFIG",
             Error::Socket(_) => "ERR_SOCKET_PATH",
             Error::Control(_) => "ERR_CONTROL_SOCKET",
+            Error::Metrics(_) => "ERR_METRICS",
             Error::InvalidScale(_) => "ERR_INVALID_ARG_VALUE",
             Error::NotRunning => "ERR_NOT_RUNNING",
             Error::StatusTimeout(_) => "ERR_STATUS_TIMEOUT",

@@ -321,3 +321,63 @@ fn a_relative_compile_cache_folder_is_refused_naming_the_forms() {
     let e = Config::load(&HashMap::new(), &opts, &HOST).unwrap_err();
     assert_eq!(e.name, "option compileCache");
 }
+
+#[test]
+fn metrics_is_off_by_default_and_takes_a_port_an_address_or_a_socket_path() {
+    use super::MetricsAddr;
+    assert_eq!(env(&[]).unwrap().metrics, None);
+    let metrics = |v: &str| env(&[("MASTER_PROCESS_METRICS", v)]).map(|c| c.metrics);
+    assert_eq!(metrics("off"), Ok(None));
+    assert_eq!(
+        metrics("9100"),
+        Ok(Some(MetricsAddr::Tcp("0.0.0.0:9100".parse().unwrap())))
+    );
+    assert_eq!(
+        metrics("127.0.0.1:0"),
+        Ok(Some(MetricsAddr::Tcp("127.0.0.1:0".parse().unwrap())))
+    );
+    assert_eq!(
+        metrics("[::1]:9100"),
+        Ok(Some(MetricsAddr::Tcp("[::1]:9100".parse().unwrap())))
+    );
+    assert_eq!(
+        metrics("/run/app/metrics.sock"),
+        Ok(Some(MetricsAddr::Unix("/run/app/metrics.sock".into())))
+    );
+}
+
+#[test]
+fn a_bad_metrics_value_names_the_variable_the_value_and_the_accepted_forms() {
+    for value in ["lots", "70000", "localhost:9100", "relative.sock", "/run/"] {
+        let e = env(&[("MASTER_PROCESS_METRICS", value)]).unwrap_err();
+        assert_eq!(e.name, "MASTER_PROCESS_METRICS");
+        assert_eq!(e.value, value);
+        assert!(e.accepted.contains("host:port"), "{e}");
+    }
+}
+
+#[test]
+fn shutdown_delay_is_zero_by_default_and_a_duration_up_to_an_hour() {
+    assert_eq!(env(&[]).unwrap().policy.shutdown_delay, Duration::ZERO);
+    let delay = |v: &str| env(&[("MASTER_PROCESS_SHUTDOWN_DELAY", v)]);
+    assert_eq!(
+        delay("5s").unwrap().policy.shutdown_delay,
+        Duration::from_secs(5)
+    );
+    let e = delay("2h").unwrap_err();
+    assert_eq!(
+        (e.name.as_str(), e.value.as_str()),
+        ("MASTER_PROCESS_SHUTDOWN_DELAY", "2h")
+    );
+}
+
+#[test]
+fn log_format_is_text_by_default_or_json() {
+    use super::LogFormat;
+    assert_eq!(env(&[]).unwrap().log_format, LogFormat::Text);
+    let format = |v: &str| env(&[("MASTER_PROCESS_LOG_FORMAT", v)]);
+    assert_eq!(format("JSON").unwrap().log_format, LogFormat::Json);
+    let e = format("yaml").unwrap_err();
+    assert_eq!(e.name, "MASTER_PROCESS_LOG_FORMAT");
+    assert!(e.accepted.contains("json"), "{e}");
+}

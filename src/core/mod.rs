@@ -3,6 +3,7 @@
 
 mod command;
 pub mod compile_cache;
+mod counters;
 mod event;
 mod handoff;
 mod lifecycle;
@@ -27,6 +28,7 @@ use std::time::Instant;
 pub use command::{
     Command, NodeCommand, Notice, ServiceState, WorkerNote, WorkerSignal, WorkerTag,
 };
+pub use counters::{Counters, Histogram, Replacements, Seen, RELOAD_BUCKETS};
 pub use event::{
     Event, Reading, Sample, SampleResult, ScaleTo, Signal, Ticket, WorkerId, WorkerMessage,
 };
@@ -59,6 +61,7 @@ pub struct Supervisor {
     paused: bool,
     next_sample: Option<Instant>,
     handoffs: handoff::Handoffs,
+    counters: Counters,
     out: Vec<Command>,
 }
 
@@ -77,6 +80,7 @@ impl Supervisor {
             paused: false,
             next_sample: None,
             handoffs: Default::default(),
+            counters: Counters::default(),
             out: Vec::new(),
             policy,
         }
@@ -85,12 +89,14 @@ impl Supervisor {
     /// Apply one event at `now`, then every deadline that is due, and return the commands.
     pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Command> {
         if self.life != Lifecycle::Exited {
+            let seen = Seen::from(&event);
             self.on_event(now, event);
             self.on_timers(now);
             self.settle_scale(now);
             self.run_queued_reload(now);
             self.check_first_ready();
             self.check_stopped();
+            self.counters.observe(now, seen, &self.out);
         }
         std::mem::take(&mut self.out)
     }
@@ -134,6 +140,11 @@ impl Supervisor {
     /// The workers alive or starting, by id.
     pub fn workers(&self) -> impl Iterator<Item = &Worker> {
         self.workers.values()
+    }
+
+    /// What it counted since the start (`/metrics`); these totals never go down.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
     }
 
     /// The settings it decides with.

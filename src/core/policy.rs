@@ -58,6 +58,9 @@ pub struct Policy {
     pub ready_timeout: Duration,
     /// A ready worker that does not answer a heartbeat for this long is replaced; `None`: off.
     pub heartbeat_timeout: Option<Duration>,
+    /// On a stop (signal or control `stop`), how long workers keep serving after the master
+    /// said it is stopping (`/readyz` 503) before they are retired; zero: at once (4.x).
+    pub shutdown_delay: Duration,
     /// Whether workers carry the drain module (see `lib/worker/drain.js`).
     pub drain: bool,
     /// Whether workers compile with a module compile cache they can write (and carry the
@@ -104,6 +107,7 @@ impl Default for Policy {
             ready_on: ReadyOn::Listening,
             ready_timeout: Duration::from_secs(30),
             heartbeat_timeout: Some(Duration::from_secs(30)),
+            shutdown_delay: Duration::ZERO,
             drain: true,
             persist_compile_cache: false,
             unix_socket: false,

@@ -71,6 +71,8 @@ pub struct Driver {
     pub service: Option<ServiceLink>,
     /// The workers' compile cache folder, made ready before each fork.
     pub compile_cache: CompileCache,
+    /// The metrics server's end in the driver, when `MASTER_PROCESS_METRICS` is set.
+    pub metrics: Option<super::metrics::Link>,
 }
 
 /// Requests whose answer is an outcome still to come.
@@ -95,14 +97,17 @@ impl Driver {
             }
             self.service = ServiceLink::new(&self.notify, self.pongs.clone(), Instant::now());
             while let Some(input) = self.next_input(&rx) {
+                self.metrics.iter().for_each(|m| m.turn_began());
                 match input {
                     Input::Event(event) => self.feed(event),
                     Input::Ask(request, reply) => self.answer(request, reply),
                 }
+                self.metrics.iter().for_each(|m| m.turn_ended(&self.core));
                 if self.core.has_exited() {
                     break;
                 }
             }
+            self.metrics.iter().for_each(|m| m.end());
         });
     }
 
@@ -139,6 +144,7 @@ impl Driver {
 
     /// Carry out a control request: answer now, or once the outcome it waits for is known.
     fn answer(&mut self, request: Request, reply: Replier) {
+        self.metrics.iter_mut().for_each(|m| m.count(&request));
         let answer = match request {
             Request::Status => {
                 let report =
@@ -284,6 +290,7 @@ impl Driver {
             NodeCommand::Notify(notice) => self.settle(notice),
             NodeCommand::Exit { .. } => {
                 self.close_control();
+                self.metrics.iter().for_each(|m| m.close());
                 // The last lines (why it exits) before Node ends the process; bounded, as
                 // stderr may not be read at all.
                 super::log_writer::flush(LOG_FLUSH_TIMEOUT);

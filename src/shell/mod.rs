@@ -11,6 +11,7 @@ pub mod host;
 pub mod listen_probe;
 pub mod log;
 pub mod log_writer;
+pub mod metrics;
 pub mod notify;
 pub mod notify_queue;
 pub mod package;
@@ -81,12 +82,31 @@ pub struct Setup {
     /// What a status report says about the master besides the core's state.
     pub about: status::About,
     pub compile_cache: compile_cache::CompileCache,
+    /// `MASTER_PROCESS_METRICS`, and the versions `master_process_build_info` names.
+    pub metrics: Option<(crate::config::MetricsAddr, metrics::Build)>,
 }
 
 impl Shell {
     /// Install the signal handlers, start the driver and send it `Event::Start`.
-    pub fn start(setup: Setup) -> Result<Shell, Error> {
+    pub fn start(mut setup: Setup) -> Result<Shell, Error> {
         log::master_log(setup.style);
+        let link = match setup.metrics.take() {
+            Some((addr, build)) => {
+                let board = Arc::new(metrics::Board::new(build, std::time::Instant::now()));
+                let server = match metrics::start(&addr, board.clone()) {
+                    Ok(server) => server,
+                    Err(e) => {
+                        if let Some(control) = &setup.control {
+                            control.bound.remove();
+                        }
+                        return Err(e.into());
+                    }
+                };
+                setup.about.metrics = Some(server.listening.clone());
+                Some(metrics::Link::new(board, server))
+            }
+            None => None,
+        };
         let (tx, rx) = channel();
         let signals = match SignalThread::spawn(tx.clone()) {
             Ok(signals) => signals,
@@ -126,6 +146,7 @@ impl Shell {
             waiting: Default::default(),
             service: None,
             compile_cache: setup.compile_cache,
+            metrics: link,
         };
         let thread = std::thread::Builder::new()
             .name("master-process-driver".into())

@@ -17,6 +17,8 @@ pub struct About {
     pub settings: Value,
     /// The control socket's path, when there is one.
     pub control: Option<PathBuf>,
+    /// Where `/metrics` listens (the port chosen for port 0), when it does.
+    pub metrics: Option<String>,
 }
 
 /// What the master could not hand on because its reader did not keep up.
@@ -78,6 +80,7 @@ pub fn report(core: &Supervisor, about: &About, dropped: Dropped, now: Instant) 
         "stopping": core.is_stopping(),
         "slots": core.slot_count(),
         "controlSocket": control,
+        "metrics": about.metrics,
         "settings": settings,
         "workers": workers,
         "dropped": {

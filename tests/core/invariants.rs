@@ -44,6 +44,7 @@ fn random_policy(rng: &mut Rng) -> Policy {
         ready_on: [ReadyOn::Listening, ReadyOn::Message][rng.below(2) as usize],
         ready_timeout: secs(3 + rng.below(20)),
         heartbeat_timeout: [None, Some(secs(2)), Some(secs(9))][rng.below(3) as usize],
+        shutdown_delay: [ms(0), secs(3)][rng.below(2) as usize],
         drain: rng.below(2) == 0,
         persist_compile_cache: rng.below(2) == 0,
         unix_socket: rng.below(2) == 0,

@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod counters;
 mod handoff;
 mod invariants;
 mod liveness;

@@ -152,12 +152,14 @@ fn driver_in(
             version: "5.0.0".into(),
             settings: serde_json::json!({ "workers": 1 }),
             control: None,
+            metrics: None,
         },
         waiting: Default::default(),
         notify: Default::default(),
         pongs: Default::default(),
         service: None,
         compile_cache,
+        metrics: None,
     }
 }
 

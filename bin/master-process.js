@@ -27,7 +27,14 @@ const PLACEHOLDERS = {
   reloadSwap: 'slot|batch',
   maxCrashes: 'N',
   controlSocket: 'PATH|off',
+  heartbeatTimeout: 'DURATION|off',
+  compileCache: 'on|off|PATH',
+  metrics: 'PORT|HOST:PORT|PATH|off',
+  logFormat: 'text|json',
 };
+
+/** The flags for the commands, not settings. */
+const CLIENT_FLAGS = ['--pid', '--socket', '--json'];
 
 /** A command-line mistake or an unreachable master: a message and an exit code. */
 class CliError extends Error {
@@ -45,6 +52,7 @@ function version() {
   return JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')).version;
 }
 
+/** A setting's value label: its own, else a duration (a test checks which settings fall here). */
 function placeholder(setting) {
   return PLACEHOLDERS[setting.option] ?? 'DURATION';
 }
@@ -132,7 +140,7 @@ function parse(args) {
     if (arg === '--version') return { mode: 'version' };
     if (!arg.startsWith('-') || arg === '-') break;
     const name = arg.split('=', 1)[0];
-    if (name === '--pid' || name === '--socket') {
+    if (CLIENT_FLAGS.includes(name) && name !== '--json') {
       const { value, next } = takeValue(args, i, name);
       client[name.slice(2)] = value;
       clientFlags.push(name);
@@ -341,4 +349,6 @@ function main() {
   }, die);
 }
 
-main();
+if (require.main === module) main();
+
+module.exports = { parse, help, placeholder, CLIENT_FLAGS };

@@ -22,6 +22,8 @@ use crate::shell::notify::{NotifyEnv, MANAGER_ONLY};
 use crate::shell::status::About;
 use crate::shell::{host, log::Style, package::PackageWatch, signals, socket, Setup, Shell};
 
+mod upgrade;
+
 type Result<T> = napi::Result<T, String>;
 /// Strong on purpose: the master must stay alive while no worker is (before the first fork,
 /// during a crash back-off); it ends with the core's `exit` command.
@@ -63,6 +65,10 @@ pub enum JsCommand {
     Release { ticket: u32 },
     /// The master stops: its listening sockets may close (see lib/master/listeners.js).
     Unlisten,
+    /// Check that the image on disk can start; answer with `Master.upgradeChecked`.
+    CheckUpgrade,
+    /// Replace this image (see lib/master/upgrade.js); `Master.execFailed` if it cannot.
+    Exec,
     /// `process.exit(code)`.
     Exit { code: i32 },
 }
@@ -103,6 +109,13 @@ pub enum JsNotice {
     Stopping {
         code: i32,
         reason: String,
+    },
+    UpgradeRefused {
+        attempt: u32,
+        reason: String,
+    },
+    Upgraded {
+        upgrades: u32,
     },
 }
 
@@ -220,6 +233,10 @@ pub struct Master {
     node_version: String,
     shell: Option<Shell>,
     control_path: Option<PathBuf>,
+    /// What this image takes over from the one it replaced (an upgrade), if it did.
+    resumed: Option<crate::core::Resumed>,
+    /// When this image started, in ms since the Unix epoch.
+    image_started_ms: u64,
 }
 
 /// A listening socket the service manager passed to the master (socket activation).
@@ -259,7 +276,12 @@ impl Master {
         };
         let mut config =
             Config::load_for(caller, &env, &options, &host::read_host()).map_err(Error::from)?;
-        let inherited = activation::inherited(&env, std::process::id()).map_err(Error::from)?;
+        let mut inherited = activation::inherited(&env, std::process::id()).map_err(Error::from)?;
+        let take_over = upgrade::take_over(&env).map_err(Error::from)?;
+        let resumed = take_over.map(|t| {
+            inherited.extend(t.sockets);
+            t.resumed
+        });
         leave_inherited_socket_alone(&mut config, &inherited);
         let version = node
             .get_node_version()
@@ -286,6 +308,10 @@ impl Master {
             node_version: format!("{}.{}.{}", version.major, version.minor, version.patch),
             shell: None,
             control_path: None,
+            resumed,
+            image_started_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
         })
     }
 
@@ -343,10 +369,17 @@ impl Master {
             settings: self.config.in_force(),
             control: control_path.clone(),
             metrics: None,
+            image_started_ms: self.image_started_ms,
         };
+        let mut supervisor = Supervisor::new(self.config.policy.clone());
+        let adopted = self
+            .resumed
+            .take()
+            .map(|r| supervisor.resume(std::time::Instant::now(), r))
+            .unwrap_or_default();
         let about_version = about.version.clone();
         let setup = Setup {
-            supervisor: Supervisor::new(self.config.policy.clone()),
+            supervisor,
             outbox: Box::new(JsOutbox {
                 tsfn,
                 port: self.config.port_option.clone(),
@@ -369,7 +402,9 @@ impl Master {
                 (addr, build)
             }),
         };
-        self.shell = Some(Shell::start(setup)?);
+        let shell = Shell::start(setup)?;
+        shell.adopt(adopted);
+        self.shell = Some(shell);
         self.control_path = control_path;
         Ok(())
     }
@@ -502,6 +537,7 @@ impl Master {
         MANAGER_ONLY
             .iter()
             .chain(&ACTIVATION_VARS)
+            .chain(&[upgrade::UPGRADE_VAR])
             .map(|s| s.to_string())
             .collect()
     }
@@ -663,6 +699,8 @@ impl JsOutbox {
             NodeCommand::HandOff { ticket, to } => JsCommand::Handoff { ticket, id: to },
             NodeCommand::CloseConnection { ticket } => JsCommand::Release { ticket },
             NodeCommand::CloseListeners => JsCommand::Unlisten,
+            NodeCommand::CheckUpgrade => JsCommand::CheckUpgrade,
+            NodeCommand::Exec => JsCommand::Exec,
         }
     }
 }
@@ -716,6 +754,11 @@ impl From<Notice> for JsNotice {
                 code,
                 reason: reason.to_string(),
             },
+            Notice::UpgradeRefused { attempt, reason } => JsNotice::UpgradeRefused {
+                attempt,
+                reason: reason.to_string(),
+            },
+            Notice::Upgraded { upgrades } => JsNotice::Upgraded { upgrades },
         }
     }
 }

@@ -39,6 +39,9 @@ pub enum Error {
         "unknown signal {0:?}: accepted are SIGHUP, SIGTERM, SIGINT, SIGUSR2, SIGTTIN and SIGTTOU"
     )]
     UnknownSignal(String),
+    /// The upgrade could not keep a socket or replace the image.
+    #[error("master-process upgrade: {0}")]
+    Exec(String),
 }
 
 impl Error {
@@ -58,6 +61,7 @@ impl Error {
             Error::Signals(_) => "ERR_SIGNALS",
             Error::Thread(_) => "ERR_THREAD",
             Error::UnknownSignal(_) => "ERR_UNKNOWN_SIGNAL",
+            Error::Exec(_) => "ERR_UPGRADE",
         }
     }
 }

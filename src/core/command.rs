@@ -3,6 +3,7 @@
 use super::event::{Ticket, WorkerId};
 use super::reason::{ExitStatus, FailReason, ReplaceReason, StopReason};
 use super::trace::Trace;
+use super::upgrade::UpgradeRefusal;
 
 /// Signals the master sends to workers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +71,15 @@ pub enum Notice {
         code: i32,
         reason: StopReason,
     },
+    /// Upgrade `attempt` of this image was refused; nothing changed.
+    UpgradeRefused {
+        attempt: u32,
+        reason: UpgradeRefusal,
+    },
+    /// This image came from an upgrade (the `upgrades`-th) and its workers all serve.
+    Upgraded {
+        upgrades: u32,
+    },
 }
 
 /// What the service manager (systemd's `NOTIFY_SOCKET`) is told.
@@ -130,6 +140,12 @@ pub enum NodeCommand {
     CloseConnection {
         ticket: Ticket,
     },
+    /// Check that the image on disk can start (Node runs, the addon loads, the settings
+    /// parse); answer with `Event::UpgradeChecked`.
+    CheckUpgrade,
+    /// Replace this image with the one on disk, keeping the pid and listening sockets;
+    /// `Event::ExecFailed` if that cannot be done.
+    Exec,
     /// The master stops: its listening sockets may close now (the ones no worker holds at
     /// once, the others once their last worker has drained). Until then they stay open
     /// whatever takes a worker away.

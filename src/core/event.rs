@@ -137,6 +137,21 @@ pub enum Event {
         id: WorkerId,
         accepted: bool,
     },
+    /// Upgrade the master in place (the control socket's `upgrade`, `handle.upgrade()`).
+    UpgradeRequested,
+    /// The answer to `NodeCommand::CheckUpgrade`: `None` when the new image can start,
+    /// else what the check said.
+    UpgradeChecked {
+        error: Option<String>,
+    },
+    /// Replacing the image failed after the sockets were handed over.
+    ExecFailed {
+        error: String,
+    },
+    /// A worker of the image this one replaced ended (the shell reaped it).
+    AdoptedExited {
+        id: WorkerId,
+    },
     /// Nothing but time passed.
     Tick,
 }

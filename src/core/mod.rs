@@ -20,6 +20,7 @@ mod service;
 mod shutdown;
 mod slot;
 mod trace;
+mod upgrade;
 mod worker;
 
 use std::collections::BTreeMap;
@@ -36,6 +37,7 @@ pub use policy::{Limits, Policy, ReadyOn, Swap, MAX_WORKERS, PACED_CRASHES};
 pub use reason::{ExitStatus, FailReason, PauseCause, ReplaceReason, ScaleRefused, StopReason};
 pub use slot::Slot;
 pub use trace::{Level, OverLimits, Trace};
+pub use upgrade::{Adopted, Resumed, UpgradeRefusal};
 pub use worker::{Phase, Purpose, RetireStage, Worker, EXIT_GRACE};
 
 use lifecycle::Lifecycle;
@@ -62,6 +64,7 @@ pub struct Supervisor {
     next_sample: Option<Instant>,
     handoffs: handoff::Handoffs,
     counters: Counters,
+    upgrades: upgrade::Upgrades,
     out: Vec<Command>,
 }
 
@@ -81,6 +84,7 @@ impl Supervisor {
             next_sample: None,
             handoffs: Default::default(),
             counters: Counters::default(),
+            upgrades: Default::default(),
             out: Vec::new(),
             policy,
         }
@@ -119,6 +123,7 @@ impl Supervisor {
             .chain(sample)
             .chain(liveness)
             .chain(scale)
+            .chain(self.adopted_deadline())
             .min()
     }
 
@@ -241,6 +246,10 @@ impl Supervisor {
                 id,
                 accepted,
             } => self.on_handoff_answered(ticket, id, accepted),
+            Event::UpgradeRequested => self.request_upgrade(now),
+            Event::UpgradeChecked { error } => self.on_upgrade_checked(error),
+            Event::ExecFailed { error } => self.on_exec_failed(now, error),
+            Event::AdoptedExited { id } => self.on_adopted_exited(id),
             Event::Tick => {}
         }
     }
@@ -251,6 +260,7 @@ impl Supervisor {
         self.retire_deadlines(now);
         self.sample_due(now);
         self.liveness_due(now);
+        self.adopted_deadlines(now);
     }
 
     fn start(&mut self, now: Instant) {
@@ -259,10 +269,10 @@ impl Supervisor {
         }
         self.life = Lifecycle::running();
         self.started_at = Some(now);
-        let workers = self.policy.workers;
+        let workers = self.slot_count;
         self.trace(None, Trace::Starting { workers });
-        for slot in 0..self.policy.workers {
-            let id = self.fork(now, slot, 0, Purpose::Serve);
+        for slot in 0..workers {
+            let id = self.fork(now, slot, self.reload_index, Purpose::Serve);
             self.slots[slot as usize].serve(id);
         }
         self.next_sample = Some(now + self.policy.limits.interval);

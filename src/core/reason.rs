@@ -36,6 +36,8 @@ pub enum StopReason {
     PackageChanged {
         version: String,
     },
+    /// An upgrade could not replace the image after handing over its sockets.
+    UpgradeFailed,
     /// A slot crashed `streak` times in a row soon after start.
     CrashLoop {
         slot: u32,

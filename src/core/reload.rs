@@ -157,6 +157,7 @@ impl Supervisor {
         self.node(NodeCommand::Notify(Notice::ReloadDone { generation }));
         self.tell_service(ServiceState::Ready);
         self.persist_compile_cache();
+        self.upgrade_reload_over(generation, None);
     }
 
     /// Roll the current batch back: its new workers that have not taken over yet go, and
@@ -181,6 +182,7 @@ impl Supervisor {
         for slot in slots {
             self.restart_if_empty(now, slot);
         }
+        self.upgrade_reload_over(generation, Some(&reason));
         self.node(NodeCommand::Notify(Notice::ReloadFailed {
             generation,
             reason,

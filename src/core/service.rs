@@ -20,6 +20,7 @@ impl Supervisor {
             self.life.set_announced();
             self.out.push(Command::Service(ServiceState::Ready));
             self.persist_compile_cache();
+            self.upgrade_resumed();
         }
     }
 

@@ -14,6 +14,7 @@ impl Supervisor {
         if self.life.is_stopping() {
             return self.trace(None, Trace::AlreadyStopping { reason });
         }
+        self.upgrade_stopped();
         self.life = Lifecycle::Stopping { code };
         let trace = Trace::Stopping {
             reason: reason.clone(),
@@ -38,7 +39,7 @@ impl Supervisor {
         let Lifecycle::Stopping { code } = self.life else {
             return;
         };
-        if !self.workers.is_empty() {
+        if !self.workers.is_empty() || self.has_adopted() {
             return;
         }
         if self.policy.unix_socket {

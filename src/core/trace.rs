@@ -58,6 +58,26 @@ pub enum Trace {
         silent: Duration,
     },
     ReloadIgnored,
+    UpgradeBegins {
+        attempt: u32,
+    },
+    UpgradeRefused {
+        attempt: u32,
+        reason: crate::core::UpgradeRefusal,
+    },
+    /// The checks passed: the image is being replaced.
+    UpgradeReplacing,
+    UpgradeFailed {
+        error: String,
+    },
+    /// This image's first generation serves after the `upgrades`-th upgrade.
+    Upgraded {
+        upgrades: u32,
+    },
+    /// A worker of the image this one replaced ended.
+    AdoptedExited {
+        pid: u32,
+    },
     ReloadQueued,
     ReloadStarts {
         generation: u32,
@@ -175,7 +195,12 @@ impl Trace {
             | NeverStarted { .. }
             | StuckAfterKill { .. }
             | StartedAfterGivenUp { .. }
-            | ScaleNotReady { .. } => Level::Error,
+            | ScaleNotReady { .. }
+            | UpgradeBegins { .. }
+            | UpgradeRefused { .. }
+            | UpgradeReplacing
+            | UpgradeFailed { .. }
+            | Upgraded { .. } => Level::Error,
             _ => Level::Debug,
         }
     }

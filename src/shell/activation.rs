@@ -88,13 +88,38 @@ pub fn inherited(env: &HashMap<String, String>, pid: u32) -> Result<Vec<Inherite
         .collect()
 }
 
+/// The listening sockets an upgraded master's previous image kept open for it (`fd`, and
+/// the name it had in `LISTEN_FDNAMES`): served as inherited sockets from now on.
+pub fn kept(sockets: &[(RawFd, Option<String>)]) -> Result<Vec<Inherited>, ConfigError> {
+    sockets
+        .iter()
+        .map(|(fd, name)| {
+            let address = check(
+                *fd,
+                "MASTER_PROCESS_UPGRADE",
+                "the listening sockets it names",
+            )?;
+            Ok(Inherited {
+                fd: *fd,
+                name: name.clone(),
+                address,
+            })
+        })
+        .collect()
+}
+
 /// Check `fd` is a listening socket, make it close-on-exec, and read its address.
 fn take(fd: RawFd) -> Result<Address, ConfigError> {
+    check(fd, "LISTEN_FDS", "listening sockets from fd 3 on")
+}
+
+/// `take`, with errors naming `variable` and what it must hold.
+fn check(fd: RawFd, variable: &str, accepted: &str) -> Result<Address, ConfigError> {
     let not_listening = |why: String| {
         bad(
-            "LISTEN_FDS",
+            variable,
             &format!("fd {fd}"),
-            &format!("listening sockets from fd 3 on ({why})"),
+            &format!("{accepted} ({why})"),
         )
     };
     // SAFETY: the service manager passed `fd` to this process; it stays open (we never close it).

@@ -47,6 +47,11 @@ pub enum Request {
     Pause,
     Resume,
     Scale(u32),
+    /// Upgrade the master in place; answered once the upgrade has begun (or was refused).
+    Upgrade,
+    /// What a new image takes over (Node's thread asks, just before it replaces the
+    /// image); never read from the socket.
+    Handover,
 }
 
 /// Why a request line was not understood.
@@ -58,7 +63,7 @@ pub enum RequestError {
         "a request is a JSON object with a \"request\" field, such as {{\"request\":\"status\"}}"
     )]
     NoRequest,
-    #[error("unknown request {0:?}: accepted are status, reload, stop, pause, resume and scale")]
+    #[error("unknown request {0:?}: accepted are status, reload, stop, pause, resume, scale and upgrade")]
     Unknown(String),
     #[error("invalid workers={0}: expected a whole number from 1 to {MAX_WORKERS}")]
     BadCount(String),
@@ -97,6 +102,7 @@ pub fn parse_request(line: &str) -> Result<Request, RequestError> {
         "stop" => Ok(Request::Stop),
         "pause" => Ok(Request::Pause),
         "resume" => Ok(Request::Resume),
+        "upgrade" => Ok(Request::Upgrade),
         "scale" => {
             let count = value.get("workers").unwrap_or(&Value::Null);
             count

@@ -6,7 +6,7 @@ use std::fmt;
 use crate::core::compile_cache::{CacheOff, NodeVersion, Refusal, FIRST_NODE_WITH_CACHE};
 use crate::core::{
     ExitStatus, FailReason, PauseCause, ReplaceReason, ScaleRefused, Signal, StopReason, Trace,
-    WorkerNote, EXIT_CRASH_LOOP, MAX_WORKERS,
+    UpgradeRefusal, WorkerNote, EXIT_CRASH_LOOP, MAX_WORKERS,
 };
 
 struct Pid(Option<u32>);
@@ -54,10 +54,34 @@ impl fmt::Display for StopReason {
             StopReason::PackageChanged { version } => {
                 write!(f, "master-process on disk changed to version {version}")
             }
+            StopReason::UpgradeFailed => {
+                f.write_str("the upgrade could not replace the image after handing over its sockets")
+            }
             StopReason::CrashLoop { slot, streak } => write!(
                 f,
                 "worker {slot} crashed {streak} times in a row soon after start; giving up (exit {EXIT_CRASH_LOOP})"
             ),
+        }
+    }
+}
+
+impl fmt::Display for UpgradeRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UpgradeRefusal::NotRunning => f.write_str("the master is starting or stopping"),
+            UpgradeRefusal::UnderWay => f.write_str("an upgrade is under way"),
+            UpgradeRefusal::LastNotOver => f.write_str(
+                "the last upgrade is not over (its workers are starting or the old ones draining)",
+            ),
+            UpgradeRefusal::Busy => f.write_str("a reload or scale is under way"),
+            UpgradeRefusal::AppFailed(reason) => {
+                write!(
+                    f,
+                    "the app on disk did not serve ({reason}); the old workers serve on"
+                )
+            }
+            UpgradeRefusal::ImageFailed(error) => write!(f, "the new image cannot start: {error}"),
+            UpgradeRefusal::Stopping => f.write_str("the master is stopping"),
         }
     }
 }
@@ -147,6 +171,22 @@ impl fmt::Display for Trace {
                 silent.as_millis()
             ),
             ReloadIgnored => f.write_str("reload ignored: not running"),
+            UpgradeBegins { attempt } => write!(
+                f,
+                "upgrade {attempt} begins: reloading the app on disk, then checking the new image"
+            ),
+            UpgradeRefused { attempt, reason } => {
+                write!(f, "upgrade {attempt} refused, nothing changed: {reason}")
+            }
+            UpgradeReplacing => f.write_str(
+                "upgrade: the new image can start; replacing this one (same pid, same sockets)",
+            ),
+            UpgradeFailed { error } => write!(f, "upgrade: replacing the image failed: {error}"),
+            Upgraded { upgrades } => write!(
+                f,
+                "upgraded in place (upgrade {upgrades} of this master): every worker of the new image serves"
+            ),
+            AdoptedExited { pid } => write!(f, "worker {pid} of the replaced image has exited"),
             ReloadQueued => f.write_str("a reload or scale is in progress: a reload will follow"),
             ReloadStarts { generation } => write!(f, "reload {generation} starts"),
             ReloadDone { generation } => write!(f, "reload {generation} done"),

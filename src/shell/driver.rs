@@ -82,6 +82,8 @@ pub struct Waiting {
     reloads: Vec<(u32, Replier)>,
     /// Answered when no scale is in progress or waiting any more.
     scales: Vec<Replier>,
+    /// The latest upgrade refused, and why (the status report says it).
+    pub refused: Option<(u32, String)>,
 }
 
 impl Driver {
@@ -147,8 +149,14 @@ impl Driver {
         self.metrics.iter_mut().for_each(|m| m.count(&request));
         let answer = match request {
             Request::Status => {
-                let report =
-                    status::report(&self.core, &self.about, self.dropped(), Instant::now());
+                let refused = self.waiting.refused.as_ref();
+                let report = status::report(
+                    &self.core,
+                    &self.about,
+                    self.dropped(),
+                    refused,
+                    Instant::now(),
+                );
                 json!({ "ok": true, "status": report })
             }
             Request::Reload => {
@@ -175,6 +183,20 @@ impl Driver {
                 });
                 json!({ "ok": true, "paused": self.core.is_paused() })
             }
+            Request::Upgrade => {
+                self.feed(Event::UpgradeRequested);
+                let attempt = self.core.upgrade_attempts();
+                match &self.waiting.refused {
+                    Some((refused, reason)) if *refused == attempt => {
+                        error_answer(format!("upgrade refused, nothing changed: {reason}"))
+                    }
+                    _ => json!({
+                        "ok": true,
+                        "upgrade": { "attempt": attempt, "upgrades": self.core.upgrades() },
+                    }),
+                }
+            }
+            Request::Handover => json!({ "ok": true, "handover": status::handover(&self.core) }),
             Request::Scale(count) => {
                 if let Err(refused) = self.core.scale_target(ScaleTo::Count(count)) {
                     error_answer(refused)
@@ -214,6 +236,9 @@ impl Driver {
                     },
                 });
                 answer_reloads(&mut waiting.reloads, *generation, &answer);
+            }
+            Notice::UpgradeRefused { attempt, reason } => {
+                waiting.refused = Some((*attempt, reason.to_string()));
             }
             Notice::Scaled { workers } if !self.core.is_scaling() => {
                 let answer = json!({ "ok": true, "workers": workers });
@@ -282,7 +307,8 @@ impl Driver {
     /// the control socket goes before the exit.
     fn run_node(&mut self, command: NodeCommand) -> Option<Event> {
         match &command {
-            NodeCommand::Fork { id, .. } => {
+            // An upgrade's reload forks the app on disk with master-process changed on purpose.
+            NodeCommand::Fork { id, .. } if !self.core.is_upgrading() => {
                 if let Some(version) = self.package.changed() {
                     return Some(Event::PackageChanged { id: *id, version });
                 }

@@ -2,6 +2,7 @@
 //! socket file, log, and the package version watch.
 
 pub mod activation;
+pub mod adopted;
 pub mod compile_cache;
 pub mod control;
 pub mod describe;
@@ -87,6 +88,18 @@ pub struct Setup {
 }
 
 impl Shell {
+    /// Watch the workers of the image this one replaced (`(id, pid)` from
+    /// `Supervisor::resume`): a handle for each, so the core can signal them, and a reaper
+    /// that tells the core when each has ended.
+    pub fn adopt(&self, adopted: Vec<(WorkerId, u32)>) {
+        for &(id, pid) in &adopted {
+            self.handles.open(id, pid);
+        }
+        for (id, pid) in adopted {
+            adopted::reap(id, pid, self.tx.clone());
+        }
+    }
+
     /// Install the signal handlers, start the driver and send it `Event::Start`.
     pub fn start(mut setup: Setup) -> Result<Shell, Error> {
         log::master_log(setup.style);

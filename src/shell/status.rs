@@ -19,6 +19,9 @@ pub struct About {
     pub control: Option<PathBuf>,
     /// Where `/metrics` listens (the port chosen for port 0), when it does.
     pub metrics: Option<String>,
+    /// When this image of the master started (an upgrade starts a new one), in ms since
+    /// the Unix epoch.
+    pub image_started_ms: u64,
 }
 
 /// What the master could not hand on because its reader did not keep up.
@@ -44,7 +47,13 @@ fn ms(d: Duration) -> u64 {
 }
 
 /// The report at `now`.
-pub fn report(core: &Supervisor, about: &About, dropped: Dropped, now: Instant) -> Value {
+pub fn report(
+    core: &Supervisor,
+    about: &About,
+    dropped: Dropped,
+    refused: Option<&(u32, String)>,
+    now: Instant,
+) -> Value {
     let mut workers: Vec<&Worker> = core.workers().collect();
     workers.sort_by_key(|w| (w.slot, w.id));
     let workers: Vec<Value> = workers
@@ -87,5 +96,27 @@ pub fn report(core: &Supervisor, about: &About, dropped: Dropped, now: Instant) 
             "logLines": dropped.log_lines,
             "notifications": dropped.notifications,
         },
+        "upgrade": {
+            "count": core.upgrades(),
+            "attempts": core.upgrade_attempts(),
+            "upgrading": core.is_upgrading(),
+            "resuming": core.is_resuming(),
+            "imageStartedAt": about.image_started_ms,
+            "oldWorkers": core.adopted().map(|a| a.pid).collect::<Vec<_>>(),
+            "refused": refused.map(|(attempt, reason)| json!({ "attempt": attempt, "reason": reason })),
+        },
+    })
+}
+
+/// What a new image takes over from this one (see `core::Resumed`).
+pub fn handover(core: &Supervisor) -> Value {
+    let old = core.adopted().map(|a| a.pid);
+    let workers: Vec<u32> = core.workers().filter_map(|w| w.pid).chain(old).collect();
+    json!({
+        "generation": core.reload_index(),
+        "slots": core.slot_count(),
+        "paused": core.is_paused(),
+        "upgrades": core.upgrades() + 1,
+        "workers": workers,
     })
 }

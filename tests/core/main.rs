@@ -17,3 +17,4 @@ mod service;
 mod shutdown;
 mod start;
 mod unknown;
+mod upgrade;

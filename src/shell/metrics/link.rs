@@ -46,6 +46,8 @@ impl Link {
             Request::Pause => "pause",
             Request::Resume => "resume",
             Request::Scale(_) => "scale",
+            Request::Upgrade => "upgrade",
+            Request::Handover => return,
         };
         *self.control.entry(name).or_default() += 1;
     }

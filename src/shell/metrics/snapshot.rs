@@ -46,7 +46,9 @@ pub struct Snapshot {
 }
 
 /// Every control request name, so each series exists from the start.
-pub const CONTROL_REQUESTS: [&str; 6] = ["status", "reload", "stop", "pause", "resume", "scale"];
+pub const CONTROL_REQUESTS: [&str; 7] = [
+    "status", "reload", "stop", "pause", "resume", "scale", "upgrade",
+];
 
 impl Snapshot {
     /// Read off the core, with the shell's own totals.

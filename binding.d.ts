@@ -12,6 +12,28 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** The master: validated settings, then (after `start`) the running Rust supervisor. */
 export declare class Master {
   /**
+   * Upgrade in place, as the control socket's `upgrade`: the outcome comes as the
+   * `upgrade-refused` event, or the image is replaced.
+   */
+  upgrade(): void
+  /** The answer to the `checkupgrade` command: `error` when the new image cannot start. */
+  upgradeChecked(error?: string | undefined | null): void
+  /** Replacing the image failed (the `exec` command). */
+  execFailed(error: string): void
+  /**
+   * The value of `MASTER_PROCESS_UPGRADE` for the new image, with the descriptors it
+   * keeps: `closing` are the listening sockets Node will close before the exec (cluster's
+   * own, kept as copies); the inherited ones are kept as they are.
+   */
+  handover(closing: Array<number>): string
+  /** Just before the exec: the log lines written so far reach stderr (bounded). */
+  prepareExec(): void
+  /**
+   * Replace this process's image with `file` (`args` with `argv[0]`, `env` as
+   * `NAME=value` strings): for a Node without `process.execve`. Returns only on failure.
+   */
+  execve(file: string, args: Array<string>, env: Array<string>): void
+  /**
    * Validate the environment and `options` (camelCase settings as strings); `cli` when
    * the options came from the command line's flags.
    * Throws `ERR_INVALID_CONFIG` naming the setting, the value and the accepted forms.
@@ -89,6 +111,13 @@ export declare class Master {
 }
 
 /**
+ * Throw `ERR_INVALID_CONFIG` unless `options` (camelCase settings as strings, `cli` when
+ * they came from flags) and the environment make valid settings: an upgrade's check that
+ * the new image accepts the running master's settings.
+ */
+export declare function checkSettings(options: Record<string, string>, cli: boolean): void
+
+/**
  * Connect to the control socket at `path` once the socket file and the process listening
  * on it pass the checks (`pid`: the pid it must have, for a `<pid>.sock`); the connected
  * descriptor, for `new net.Socket({ fd })`, which owns it from then on. Throws
@@ -117,6 +146,8 @@ export type JsCommand =
   | { kind: 'handoff'; ticket: number; id: number }
   | { kind: 'release'; ticket: number }
   | { kind: 'unlisten' }
+  | { kind: 'checkupgrade' }
+  | { kind: 'exec' }
   | { kind: 'exit'; code: number }
 
 /** What a client finds in the folders it searches (`control::trust::search`). */
@@ -158,6 +189,8 @@ export type JsNotice =
   | { event: 'scale'; workers: number }
   | { event: 'worker-replaced'; index: number; oldPid?: number; newPid?: number; reason: string }
   | { event: 'stopping'; code: number; reason: string }
+  | { event: 'upgrade-refused'; attempt: number; reason: string }
+  | { event: 'upgraded'; upgrades: number }
 
 /** One setting, for the command line's flags and help. */
 export interface JsSetting {

@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Master = nativeBinding.Master
+module.exports.checkSettings = nativeBinding.checkSettings
 module.exports.controlConnect = nativeBinding.controlConnect
 module.exports.controlSearch = nativeBinding.controlSearch
 module.exports.controlSocketDirs = nativeBinding.controlSocketDirs

@@ -11,6 +11,7 @@ const { PROTOCOL: protocol } = require('./lib/protocol.js');
 const { dispatch } = require('./lib/master/commands.js');
 const { holdConnections } = require('./lib/master/handoff.js');
 const { keepListeners } = require('./lib/master/listeners.js');
+const { checkImage, replaceImage } = require('./lib/master/upgrade.js');
 
 const SIGNALS = ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'];
 /** The worker side (drain, heartbeat, inherited sockets) in one file: see lib/worker/entry.js. */
@@ -123,6 +124,15 @@ class MasterHandle extends EventEmitter {
     this.#master.reload();
   }
 
+  /**
+   * Upgrade in place: reload the app on disk, check that the Node and master-process on disk
+   * can start, then replace this process's image with them (same pid, same sockets). A
+   * refusal comes as the `upgrade-refused` event; the new image's handle emits `upgraded`.
+   */
+  upgrade() {
+    this.#master.upgrade();
+  }
+
   /** Same as `kill -TERM`: stop every worker, then exit the master. */
   stop() {
     this.#master.stop();
@@ -194,7 +204,7 @@ function setupWorkers(master) {
   return { workerEnv, restore };
 }
 
-function glue(master, startCwd, workerEnv) {
+function glue(master, startCwd, workerEnv, started) {
   const workers = new Map();
   const hiddenEnv = master.hiddenEnv;
   const handle = new MasterHandle(master, workers);
@@ -292,6 +302,8 @@ function glue(master, startCwd, workerEnv) {
     handoff: connections.handoff,
     release: connections.release,
     unlisten: () => listeners.release(),
+    checkupgrade: () => checkImage(master, started),
+    exec: () => void replaceImage(master, { listeners, connections, workers }),
   };
   return { handle, unglue, onCommand: (command) => dispatch(command, run) };
 }
@@ -325,7 +337,8 @@ function start(options, cli) {
   }
   const master = loadMaster(options, cli);
   const workersSetup = setupWorkers(master);
-  const { handle, unglue, onCommand } = glue(master, startDirectory(), workersSetup.workerEnv);
+  const started = { settings: toSettings(options), cli };
+  const { handle, unglue, onCommand } = glue(master, startDirectory(), workersSetup.workerEnv, started);
   const signals = pinSignals(master); // as late as possible: until start() registers Rust's handlers, only JS sees them
   try {
     master.start(onCommand);

@@ -9,8 +9,9 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { locate, ask, ControlClientError, CONTROL_ENV } = require('../lib/cli/control-client.js');
+const { awaitUpgrade } = require('../lib/cli/upgrade-wait.js');
 
-const SUBCOMMANDS = ['status', 'reload', 'stop', 'scale', 'pause', 'resume'];
+const SUBCOMMANDS = ['status', 'reload', 'stop', 'scale', 'pause', 'resume', 'upgrade'];
 const EX_USAGE = 64;
 
 /** What each setting's value looks like in the help. */
@@ -70,7 +71,7 @@ function help() {
   return `Usage:
   master-process [options] [--] <app> [app args...]
   master-process status [--json] [--pid PID | --socket PATH]
-  master-process reload | stop | pause | resume [--pid PID | --socket PATH]
+  master-process reload | stop | pause | resume | upgrade [--pid PID | --socket PATH]
   master-process scale N [--pid PID | --socket PATH]
 
 Run <app> (a file, as node would) under a master in this process: the app is each worker's
@@ -87,6 +88,8 @@ Commands (they talk to a running master over its control socket):
   stop             stop the master (as SIGTERM) and wait until it has exited
   scale N          keep N workers (1-${native().maxWorkers()}); waits until they serve or are gone
   pause, resume    pause or resume monitoring (as SIGUSR2 would, when it changes something)
+  upgrade          replace the master's image with the Node and master-process on disk,
+                   same pid and sockets; waits for the outcome, exits 1 when refused
 The master is the one named by --pid PID or --socket PATH (or by ${CONTROL_ENV}
 when it is a path), else the only one this user runs. Command names are reserved: give an
 app file with such a name as a path (./status).
@@ -291,6 +294,18 @@ async function command(parsed) {
       const answer = await ask(master, { request: 'reload' });
       if (!answer.ok) return fail(answer);
       say(`reload ${answer.reload.generation} done`);
+      return 0;
+    }
+    case 'upgrade': {
+      const status = await ask(master, { request: 'status' });
+      if (!status.ok) return fail(status);
+      const { pid, version: from } = status.status;
+      const answer = await ask(locate(parsed, () => {}), { request: 'upgrade' });
+      if (!answer.ok) return fail(answer);
+      const outcome = await awaitUpgrade(master.path, pid, answer.upgrade);
+      if (!outcome.ok) return fail(outcome);
+      const { version: to, node, upgrade } = outcome.status;
+      say(`upgraded in place: pid ${pid}, master-process ${from} -> ${to}, Node ${node} (upgrade ${upgrade.count})`);
       return 0;
     }
     case 'stop': {

@@ -21,6 +21,9 @@ const PROTOCOL = Object.freeze({
   ALIVE: 'NODE_MASTER_PROCESS_ALIVE',
   // The module compile cache: write what this worker compiled, now.
   PERSIST_CACHE: 'NODE_MASTER_PROCESS_PERSIST_CACHE',
+  // The master is about to replace its image (an upgrade in place): when the channel
+  // closes, drain by itself and end as a retired worker does, instead of exiting at once.
+  UPGRADE: 'NODE_MASTER_PROCESS_UPGRADE',
 });
 
 module.exports = { PROTOCOL };

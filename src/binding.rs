@@ -370,6 +370,7 @@ impl Master {
             control: control_path.clone(),
             metrics: None,
             image_started_ms: self.image_started_ms,
+            node: self.node_version.clone(),
         };
         let mut supervisor = Supervisor::new(self.config.policy.clone());
         let adopted = self

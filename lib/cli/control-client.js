@@ -131,4 +131,4 @@ function ask(connection, request, { untilClosed = false } = {}) {
   });
 }
 
-module.exports = { locate, ask, ControlClientError, EX_NOPERM, CONTROL_ENV };
+module.exports = { locate, connect, ask, ControlClientError, EX_NOPERM, CONTROL_ENV };

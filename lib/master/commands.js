@@ -44,6 +44,10 @@ function dispatch(command, run) {
       return run.release(command);
     case 'unlisten':
       return run.unlisten(command);
+    case 'checkupgrade':
+      return run.checkupgrade(command);
+    case 'exec':
+      return run.exec(command);
     default: {
       /** @type {never} */
       const unknown = command;

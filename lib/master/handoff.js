@@ -31,11 +31,14 @@ function holdConnections(master, workerOf) {
   /** ticket -> { key, handle } */
   const held = new Map();
   let nextTicket = 0;
+  /** Each watched worker's hand-offs not answered yet. */
+  const unanswered = new Set();
 
   /** Watch `worker` (core id `id`): its unanswered hand-offs go to the core once its channel closes. */
   function watch(worker, id) {
     const child = worker.process;
     const pending = new Map(); // cluster's seq -> { key, handle }
+    unanswered.add(pending);
     const send = child.send;
     child.send = function sendWatched(message, handle, ...rest) {
       if (isClusters(message, handle)) pending.set(message.seq, { key: message.key, handle });
@@ -54,6 +57,7 @@ function holdConnections(master, workerOf) {
       if (closed) return;
       closed = true;
       master.disconnected(id);
+      unanswered.delete(pending);
       for (const connection of pending.values()) {
         const ticket = nextTicket++;
         held.set(ticket, connection);
@@ -83,7 +87,10 @@ function holdConnections(master, workerOf) {
     held.delete(ticket);
   }
 
-  return { watch, handoff, release };
+  /** Whether a connection sent to a worker still awaits its answer (an upgrade waits). */
+  const inFlight = () => [...unanswered].some((pending) => pending.size > 0);
+
+  return { watch, handoff, release, inFlight };
 }
 
 module.exports = { holdConnections };

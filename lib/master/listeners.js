@@ -94,6 +94,8 @@ function keepListeners() {
   /** The handles the placeholder holds. */
   const held = new Set();
   const patched = new Set();
+  /** Every handle cluster made, for an upgrade to find its listening sockets. */
+  const known = new Set();
   const placeholder = placeholderWorker();
   let trapped = false;
 
@@ -126,6 +128,7 @@ function keepListeners() {
     if (shape.methods.includes('handoff')) guardHandoff(prototype);
     const add = prototype.add;
     prototype.add = function addKept(worker, send) {
+      known.add(this);
       if (held.has(this)) unhold(this, this[shape.workers]);
       return add.call(this, worker, send);
     };
@@ -180,6 +183,19 @@ function keepListeners() {
       if (held.size === 0) return;
       held.clear();
       placeholder.disconnect();
+    },
+
+    /**
+     * The listening sockets cluster holds for its workers, for an upgrade: each one's
+     * descriptor, `stop()` to stop accepting on it (closing cluster's copy), and `waiting()`:
+     * whether connections it accepted still wait to be handed to a worker.
+     */
+    sockets() {
+      return [...known].filter((h) => Number.isInteger(h.handle?.fd) && h.handle.fd >= 0).map((h) => ({
+        fd: h.handle.fd,
+        stop: () => h.handle.close(),
+        waiting: () => h.handles !== undefined && h.handles._idleNext !== h.handles,
+      }));
     },
 
     /** Whether the sockets are kept; else why not (this Node's cluster is not as expected). */

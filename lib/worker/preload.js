@@ -342,6 +342,9 @@ const PROTOCOL = Object.freeze({
   ALIVE: 'NODE_MASTER_PROCESS_ALIVE',
   // The module compile cache: write what this worker compiled, now.
   PERSIST_CACHE: 'NODE_MASTER_PROCESS_PERSIST_CACHE',
+  // The master is about to replace its image (an upgrade in place): when the channel
+  // closes, drain by itself and end as a retired worker does, instead of exiting at once.
+  UPGRADE: 'NODE_MASTER_PROCESS_UPGRADE',
 });
 
 module.exports = { PROTOCOL };
@@ -397,6 +400,7 @@ const retireCallbacks = [];
 let leaveUpgraded = false; // the app has a retire callback: its WebSockets are its to close
 let draining = false;
 let reported = false;
+let orphaned = false; // the master replaced its image: no one to report to
 let oldWay = false; // a check failed: no drain, SIGTERM then SIGKILL as in 4.x
 let sawHttp = false; // an HTTP(S) server was tracked
 let httpChecked = false;
@@ -603,7 +607,33 @@ function report() {
   if (reported) return;
   reported = true;
   persistCompileCache();
+  if (orphaned) {
+    // No master to settle with: end the way its SIGTERM would end a drained worker (the
+    // app's own SIGTERM handlers run; the new image reaps it, or kills it at the deadline).
+    process.kill(process.pid, 'SIGTERM');
+    return;
+  }
   internals.sendInternal({ cmd: protocol.DRAINED });
+}
+
+/**
+ * The master will replace its image: the channel is about to close, and cluster would then
+ * exit this worker at once, cutting what it is serving. Instead, once it closes, stay (as
+ * a worker told to disconnect does), drain and end by itself. Messages cluster still sends
+ * to the primary meanwhile (a server's close) fail harmlessly.
+ */
+function onUpgrade() {
+  const worker = cluster.worker;
+  if (!worker || orphaned) return;
+  worker.once('disconnect', () => {
+    worker.exitedAfterDisconnect = true;
+    orphaned = true;
+    process.on('error', (error) => {
+      if (error?.code !== 'ERR_IPC_CHANNEL_CLOSED') throw error;
+    });
+    if (reported) process.kill(process.pid, 'SIGTERM'); // drained already, awaiting the old image's signal
+    else drain();
+  });
 }
 
 /**
@@ -672,6 +702,7 @@ module.exports = { onRetire };
 
 internals.onInternalMessage((message) => {
   if (message?.cmd === protocol.DRAIN) drain();
+  else if (message?.cmd === protocol.UPGRADE) onUpgrade();
   else if (message?.cmd === protocol.SETTLE) internals.sendInternal({ cmd: protocol.SETTLED });
   else if (message?.cmd === protocol.PERSIST_CACHE) persistCompileCache();
 });

@@ -151,6 +151,12 @@ impl Master {
         Ok(value.to_string())
     }
 
+    /// Just before the exec: the log lines written so far reach stderr (bounded).
+    #[napi]
+    pub fn prepare_exec(&self) {
+        crate::shell::log_writer::flush(std::time::Duration::from_millis(200));
+    }
+
     /// Replace this process's image with `file` (`args` with `argv[0]`, `env` as
     /// `NAME=value` strings): for a Node without `process.execve`. Returns only on failure.
     #[napi]
@@ -171,8 +177,25 @@ impl Master {
                 FcntlArg::F_SETFD(FdFlag::empty()),
             );
         }
-        crate::shell::log_writer::flush(std::time::Duration::from_millis(200));
         let error = nix::unistd::execve(&file, &args, &env).err();
         Err(Error::Exec(error.map_or_else(|| "exec returned".into(), |e| e.to_string())).into())
     }
+}
+
+/// Throw `ERR_INVALID_CONFIG` unless `options` (camelCase settings as strings, `cli` when
+/// they came from flags) and the environment make valid settings: an upgrade's check that
+/// the new image accepts the running master's settings.
+#[napi]
+pub fn check_settings(options: HashMap<String, String>, cli: bool) -> Result<()> {
+    let env: HashMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let caller = if cli {
+        crate::config::Caller::Cli
+    } else {
+        crate::config::Caller::Init
+    };
+    crate::config::Config::load_for(caller, &env, &options, &crate::shell::host::read_host())
+        .map(|_| ())
+        .map_err(|e| Error::from(e).into())
 }

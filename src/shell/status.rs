@@ -22,6 +22,8 @@ pub struct About {
     /// When this image of the master started (an upgrade starts a new one), in ms since
     /// the Unix epoch.
     pub image_started_ms: u64,
+    /// The version of the Node running this image (`22.11.0`).
+    pub node: String,
 }
 
 /// What the master could not hand on because its reader did not keep up.
@@ -81,6 +83,7 @@ pub fn report(
     json!({
         "pid": std::process::id(),
         "version": about.version,
+        "node": about.node,
         "uptimeMs": ms(core.uptime(now)),
         "generation": core.reload_index(),
         "reloading": core.reloading().is_some(),

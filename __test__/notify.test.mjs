@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { startMaster, freePort, tempDir, readLines, FIXTURES } from './helpers.mjs';
+import { startMaster, freePort, tempDir, readLines, copyPackage, FIXTURES } from './helpers.mjs';
 import { controlHome, cli } from './control-helpers.mjs';
 
 /** Bind a notify socket in a temp dir; returns { path, datagrams, waitFor }. */
@@ -186,4 +186,23 @@ test('while a worker floods the master with messages, a frozen worker is still r
   await master.waitEvent('worker-replaced', (e) => e.oldPid === victim.pid);
   await notify.waitFor(() => watchdogs() >= before + 3, 'three more WATCHDOG=1 during the flood');
   assert.ok(master.liveWorkers().some((w) => w.pid === flooder.pid), 'the flood went on all along');
+});
+
+test('an upgrade in place says RELOADING with MONOTONIC_USEC, then READY from the same pid once the new workers serve', async (t) => {
+  const notify = await receiver(t);
+  const dir = copyPackage(t);
+  const control = path.join(tempDir(t), 'control.sock');
+  const master = startMaster(t, {
+    env: { PORT: String(await freePort()), WORKERS: '2', NOTIFY_SOCKET: notify.path, FIXTURE_PACKAGE_DIR: dir, MASTER_PROCESS_CONTROL_SOCKET: control },
+  });
+  await notify.waitFor((d) => states(d).length === 1, 'READY');
+  const { code, stderr } = await cli(t, ['upgrade', '--socket', control]);
+  assert.equal(code, 0, stderr);
+  await notify.waitFor((d) => states(d).length >= 5, 'the upgrade reload, then the exec, then READY');
+  // The upgrade's reload (RELOADING, READY), then the image replaced (RELOADING), then READY.
+  assert.deepEqual(states(notify.datagrams), ['READY=1', 'RELOADING=1', 'READY=1', 'RELOADING=1', 'READY=1']);
+  const reloadings = notify.datagrams.filter((d) => d.text.startsWith('RELOADING=1'));
+  assert.ok(reloadings.every((d) => /\nMONOTONIC_USEC=\d+$/.test(d.text)), JSON.stringify(reloadings));
+  assert.deepEqual([...new Set(notify.datagrams.map((d) => d.pid))], [master.pid], 'MAINPID never changes');
+  assert.equal(master.events('upgraded').length, 1);
 });

@@ -11,6 +11,7 @@ import os from 'node:os';
 import { startMaster, freePort, get, alive, copyPackage, tempDir, freshConnections, FIXTURES } from './helpers.mjs';
 import { cli } from './control-helpers.mjs';
 import { pollUntil } from './ops-helpers.mjs';
+import { startLoad } from '../bench/load-client.mjs';
 
 /** Other Node releases installed for the tests (see .ci/run), with the machine's own. */
 function nodes() {
@@ -53,18 +54,28 @@ async function status(t, control) {
 
 for (const node of nodes()) {
   const major = node === process.execPath ? process.versions.node : path.basename(path.dirname(path.dirname(path.dirname(path.dirname(node)))));
-  test(`an upgrade under load keeps the pid, serves the new version and fails no request (Node ${major})`, async (t) => {
+  // The most clients on the machine's own Node: enough that connections the primary has
+  // accepted and not yet handed over exist at the exec (they die with its image unless the
+  // upgrade hands them over first).
+  const clients = node === process.execPath ? 32 : 8;
+  test(`an upgrade under fresh and keep-alive load keeps the pid, serves the new version and fails no request (Node ${major})`, async (t) => {
     const { dir, control, port, master } = await startCopy(t, { node });
     const old = (await status(t, control)).workers.map((w) => w.pid);
-    const load = freshConnections(port, { loops: 8 });
+    const load = freshConnections(port, { loops: clients });
+    const keepAlive = startLoad(port, { connections: clients });
+    t.after(() => keepAlive.stop());
     await load.answered(50);
+    await keepAlive.answered(keepAlive.stats.ok + 50);
     setVersion(dir, '99.0.0-next');
     const { code, stdout, stderr } = await upgrade(t, control);
     assert.equal(code, 0, `${stdout}\n${stderr}\n${master.transcript()}`);
     assert.match(stdout, new RegExp(`pid ${master.pid}, master-process [^ ]+ -> 99\\.0\\.0-next`));
     await load.answered(50);
+    await keepAlive.answered(keepAlive.stats.ok + 50);
     const stats = await load.stop();
     assert.equal(load.failed(), 0, JSON.stringify(stats));
+    const kept = await keepAlive.stop();
+    assert.deepEqual({ failed: kept.failed, errors: kept.errors, pending: kept.pending }, { failed: 0, errors: {}, pending: 0 });
     const after = await status(t, control);
     assert.equal(after.pid, master.pid);
     assert.equal(after.version, '99.0.0-next');
@@ -78,3 +89,60 @@ for (const node of nodes()) {
     assert.equal(master.events('upgraded').length, 1, master.transcript());
   });
 }
+
+/** Upgrade the copy broken by `breakIt(dir)`: refused, and the master serves as before. */
+async function refusedUpgrade(t, breakIt, expected, env = {}) {
+  const { dir, control, port, master } = await startCopy(t, { env });
+  const before = await status(t, control);
+  breakIt(dir);
+  const { code, stderr } = await upgrade(t, control);
+  assert.equal(code, 1, master.transcript());
+  assert.match(stderr, /upgrade refused, nothing changed/);
+  assert.match(stderr, expected);
+  const after = await status(t, control);
+  assert.equal(after.pid, before.pid);
+  assert.equal(after.version, before.version);
+  assert.deepEqual({ count: after.upgrade.count, upgrading: after.upgrade.upgrading }, { count: 0, upgrading: false });
+  assert.ok(after.workers.every((w) => w.state === 'serving'), JSON.stringify(after.workers));
+  assert.equal((await get(port)).status, 200);
+  assert.equal(master.records('MASTER').length, 1, 'the image was never replaced');
+  assert.equal(master.events('upgrade-refused').length, 1, master.transcript());
+  return { master, after };
+}
+
+test('a new version whose JavaScript does not parse is refused before anything is replaced', async (t) => {
+  await refusedUpgrade(t, (dir) => fs.appendFileSync(path.join(dir, 'index.js'), '\n}}} not javascript\n'), /the new image cannot start: SyntaxError: .*index\.js/);
+});
+
+test('a new version without its native binary is refused before anything is replaced', async (t) => {
+  const removeAddons = (dir) => {
+    for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.node'))) fs.rmSync(path.join(dir, file));
+  };
+  await refusedUpgrade(t, removeAddons, /the new image cannot start: ERR_NO_BINARY/);
+});
+
+test('an app on disk that throws at start is rolled back and the upgrade refused', async (t) => {
+  const modeFile = path.join(tempDir(t), 'mode');
+  fs.writeFileSync(modeFile, 'http');
+  const { after } = await refusedUpgrade(t, () => fs.writeFileSync(modeFile, 'throw'), /the app on disk did not serve/, {
+    FIXTURE_MODE_FILE: modeFile,
+  });
+  assert.ok(after.workers.every((w) => w.generation === 0), 'the first generation serves on');
+});
+
+test('a SIGTERM during an upgrade stops the master cleanly, nothing left running', async (t) => {
+  const modeFile = path.join(tempDir(t), 'mode');
+  fs.writeFileSync(modeFile, 'http');
+  const { control, master } = await startCopy(t, { env: { FIXTURE_MODE_FILE: modeFile } });
+  fs.writeFileSync(modeFile, 'never-listen'); // the upgrade's reload waits for its workers
+  const asked = upgrade(t, control);
+  await master.waitFor('WORKER started', (w) => w.mode === 'never-listen', 2);
+  const pids = [...master.events('worker-listening').map((e) => e.pid), ...master.records('WORKER started').map((w) => w.pid)];
+  master.signal('SIGTERM');
+  const { code } = await master.exit;
+  assert.equal(code, 0, master.transcript());
+  const answer = await asked;
+  assert.equal(answer.code, 1);
+  assert.match(answer.stderr, /refused, nothing changed: the master is stopping|has exited/);
+  assert.ok(pids.every((pid) => !alive(pid)), 'every worker is gone');
+});

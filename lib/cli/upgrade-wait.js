@@ -12,6 +12,15 @@ const EVERY_MS = 100;
 /** Longer than a reload, the check and a start with default settings together. */
 const LIMIT_MS = 5 * 60_000;
 
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+}
+
 function pause(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -34,6 +43,7 @@ async function awaitUpgrade(socketPath, pid, { attempt, upgrades: before }) {
   const until = Date.now() + LIMIT_MS;
   while (Date.now() < until) {
     const status = await statusAt(socketPath, pid);
+    if (status === null && !alive(pid)) return { ok: false, error: `the master (pid ${pid}) has exited` };
     const upgrade = status?.upgrade;
     if (upgrade?.count > before && !upgrade.resuming) return { ok: true, status };
     if (upgrade?.count === before && upgrade.refused?.attempt === attempt) {

@@ -14,6 +14,7 @@ const { PROTOCOL: protocol } = require('../protocol.js');
 
 const CHECK = path.join(__dirname, '..', 'upgrade', 'check.js');
 const CHECK_VAR = 'MASTER_PROCESS_UPGRADE_CHECK';
+const CHECK_PREFIX = 'master-process upgrade check: ';
 const UPGRADE_VAR = 'MASTER_PROCESS_UPGRADE';
 /** The longest the check may take (a Node that hangs at start is a failed check). */
 const CHECK_TIMEOUT_MS = 30_000;
@@ -30,8 +31,10 @@ function checkImage(master, { settings, cli }) {
   delete env[UPGRADE_VAR];
   execFile(process.execPath, [...process.execArgv, CHECK], { env, timeout: CHECK_TIMEOUT_MS }, (error, _stdout, stderr) => {
     if (!error) return master.upgradeChecked(null);
+    // The check's own line; else (the check itself did not load) Node's error line.
     const lines = String(stderr).trim().split('\n').map((l) => l.trim()).filter(Boolean);
-    const said = lines.find((l) => /Error|error:|master-process:/.test(l)) ?? lines.at(-1);
+    const own = lines.find((l) => l.startsWith(CHECK_PREFIX))?.slice(CHECK_PREFIX.length);
+    const said = own ?? lines.find((l) => /^\w*Error\b/.test(l)) ?? lines.at(-1);
     master.upgradeChecked(said ?? `${process.execPath} ${error.signal ?? `exited with ${error.code}`}`);
   });
 }

@@ -314,6 +314,13 @@ impl Driver {
                 }
             }
             NodeCommand::Notify(notice) => self.settle(notice),
+            // The image is about to be replaced: what it said must be out first (`RELOADING=1`).
+            NodeCommand::Exec => {
+                super::log_writer::flush(LOG_FLUSH_TIMEOUT);
+                if let Some(service) = self.service.as_ref() {
+                    service.flush(LOG_FLUSH_TIMEOUT);
+                }
+            }
             NodeCommand::Exit { .. } => {
                 self.close_control();
                 self.metrics.iter().for_each(|m| m.close());

@@ -1,5 +1,6 @@
-// If master-process's own package.json changes version on disk, the master exits 1 at the
-// next fork so the service manager restarts it on the new code. Runs a copy of the package.
+// If master-process's own package.json changes version on disk, the master upgrades in place
+// at the next fork (same pid); with MASTER_PROCESS_NEW_VERSION=exit it exits 1 instead, as
+// 4.x did, so the service manager restarts it on the new code. Runs a copy of the package.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -15,17 +16,17 @@ function writePackage(dir, json, indent = 2) {
 }
 
 /** A master running the copy, its first worker listening. */
-async function startCopy(t) {
+async function startCopy(t, env = { MASTER_PROCESS_NEW_VERSION: 'exit' }) {
   const dir = copyPackage(t);
   const port = await freePort();
-  const master = startMaster(t, { env: { PORT: String(port), FIXTURE_PACKAGE_DIR: dir } });
+  const master = startMaster(t, { env: { PORT: String(port), FIXTURE_PACKAGE_DIR: dir, ...env } });
   const [worker] = await master.waitFor('WORKER listening');
   await master.waitEvent('worker-listening', (e) => e.pid === worker.pid);
   assert.equal((await get(port)).json.pid, worker.pid, 'the copy serves');
   return { dir, port, master, worker };
 }
 
-test('a new version on disk makes the master exit 1 at the next reload, workers gone', async (t) => {
+test('with MASTER_PROCESS_NEW_VERSION=exit, a new version on disk makes the master exit 1 at the next reload, workers gone', async (t) => {
   const { dir, master, worker } = await startCopy(t);
   const pkg = readPackage(dir);
   writePackage(dir, { ...pkg, version: '99.0.0-next' });
@@ -37,7 +38,7 @@ test('a new version on disk makes the master exit 1 at the next reload, workers 
   await master.waitStderr(/99\.0\.0-next/);
 });
 
-test('a new version on disk makes the master exit 1 when a crashed worker is to be restarted', async (t) => {
+test('with MASTER_PROCESS_NEW_VERSION=exit, a new version on disk makes the master exit 1 when a crashed worker is to be restarted', async (t) => {
   const { dir, master, worker } = await startCopy(t);
   writePackage(dir, { ...readPackage(dir), version: '99.0.0-next' });
   process.kill(worker.pid, 'SIGKILL');
@@ -55,5 +56,30 @@ test('package.json rewritten with the same version reloads normally', async (t) 
   await master.waitEvent('worker-exit', (e) => e.pid === worker.pid);
   assert.equal((await get(port)).json.pid, next.pid);
   assert.equal(alive(master.pid), true, 'the master keeps running');
+  assert.equal(master.events('stopping').length, 0, master.transcript());
+});
+
+test('by default a new version on disk found by a reload upgrades the master in place', async (t) => {
+  const { dir, port, master, worker } = await startCopy(t, {});
+  writePackage(dir, { ...readPackage(dir), version: '99.0.0-next' });
+  master.signal('SIGHUP');
+  const [upgraded] = await master.waitEvent('upgraded');
+  assert.equal(upgraded.upgrades, 1);
+  const [failed] = master.events('reload-failed');
+  assert.match(failed.reason, /changed to version 99\.0\.0-next: upgrading in place instead/);
+  assert.equal(master.records('MASTER').length, 2, 'a second image of the same process started');
+  assert.ok(master.records('MASTER').every((m) => m.pid === master.pid));
+  const served = await get(port);
+  assert.notEqual(served.json.pid, worker.pid);
+  assert.equal(served.json.ppid, String(master.pid));
+  assert.equal(alive(master.pid), true);
+});
+
+test('by default a new version on disk found by a crashed worker\'s restart upgrades the master in place', async (t) => {
+  const { dir, port, master, worker } = await startCopy(t, {});
+  writePackage(dir, { ...readPackage(dir), version: '99.0.0-next' });
+  process.kill(worker.pid, 'SIGKILL');
+  await master.waitEvent('upgraded');
+  assert.equal((await get(port)).status, 200);
   assert.equal(master.events('stopping').length, 0, master.transcript());
 });

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::core::compile_cache::CacheSetting;
-use crate::core::{Limits, Policy, ReadyOn, Swap, MAX_WORKERS};
+use crate::core::{Limits, NewVersion, Policy, ReadyOn, Swap, MAX_WORKERS};
 use crate::duration::parse_duration;
 
 mod metrics;
@@ -221,6 +221,12 @@ const SETTINGS: &[Setting] = &[
         help: "slot or batch: retire an old worker once its own replacement, or its whole batch, is ready; default slot",
     },
     Setting {
+        option: "newVersion",
+        env: &["MASTER_PROCESS_NEW_VERSION"],
+        short: None,
+        help: "upgrade or exit: when master-process on disk changed version, upgrade in place (same pid and sockets) or stop and exit 1 as 4.x did; default upgrade",
+    },
+    Setting {
         option: "maxCrashes",
         env: &["MASTER_PROCESS_MAX_CRASHES"],
         short: None,
@@ -359,6 +365,7 @@ impl Config {
             max_crashes: count(&src, "maxCrashes", 10, 0)?,
             reload_batch: reload_batch(&src)?,
             swap: swap(&src)?,
+            new_version: new_version(&src)?,
             ready_on: ready_on(&src)?,
             ready_timeout: duration(
                 &src,
@@ -446,6 +453,10 @@ impl Config {
             "reloadSwap": match p.swap {
                 Swap::Slot => "slot",
                 Swap::Batch => "batch",
+            },
+            "newVersion": match p.new_version {
+                NewVersion::Upgrade => "upgrade",
+                NewVersion::Exit => "exit",
             },
             "maxCrashes": p.max_crashes,
             "maxThrottle": ms(p.max_throttle),
@@ -585,6 +596,20 @@ fn heartbeat_timeout(src: &Sources) -> Result<Option<Duration>, ConfigError> {
         _ => Err(bad(
             &raw,
             "a duration from 100 ms to 1 hour, such as 30s or 2 minutes, or 0/off to turn it off",
+        )),
+    }
+}
+
+fn new_version(src: &Sources) -> Result<NewVersion, ConfigError> {
+    let Some(raw) = src.get("newVersion") else {
+        return Ok(NewVersion::Upgrade);
+    };
+    match raw.value.trim().to_ascii_lowercase().as_str() {
+        "upgrade" => Ok(NewVersion::Upgrade),
+        "exit" => Ok(NewVersion::Exit),
+        _ => Err(bad(
+            &raw,
+            "upgrade (in place, same pid) or exit (stop and exit 1, as 4.x did)",
         )),
     }
 }

@@ -33,7 +33,7 @@ pub use counters::{Counters, Histogram, Replacements, Seen, RELOAD_BUCKETS};
 pub use event::{
     Event, Reading, Sample, SampleResult, ScaleTo, Signal, Ticket, WorkerId, WorkerMessage,
 };
-pub use policy::{Limits, Policy, ReadyOn, Swap, MAX_WORKERS, PACED_CRASHES};
+pub use policy::{Limits, NewVersion, Policy, ReadyOn, Swap, MAX_WORKERS, PACED_CRASHES};
 pub use reason::{ExitStatus, FailReason, PauseCause, ReplaceReason, ScaleRefused, StopReason};
 pub use slot::Slot;
 pub use trace::{Level, OverLimits, Trace};
@@ -425,8 +425,19 @@ impl Supervisor {
     }
 
     fn on_package_changed(&mut self, now: Instant, id: WorkerId, version: String) {
-        if let Some(worker) = self.workers.remove(&id) {
+        let slot = self.workers.remove(&id).map(|worker| {
             self.slots[worker.slot as usize].forget(id);
+            worker.slot
+        });
+        let upgrading = self.is_upgrading()
+            || (self.policy.new_version == NewVersion::Upgrade
+                && self.upgrade_on_new_version(now, &version));
+        if upgrading {
+            // The fork that was not made is made again (the upgrade's forks are not checked).
+            if let Some(slot) = slot {
+                self.restart_if_empty(now, slot);
+            }
+            return;
         }
         let trace = Trace::PackageChanged {
             version: version.clone(),

@@ -21,6 +21,15 @@ pub enum Swap {
     Batch,
 }
 
+/// What the master does when master-process on disk changed version (seen at a fork).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewVersion {
+    /// Upgrade in place (same pid, same sockets), when an upgrade can start now.
+    Upgrade,
+    /// Stop every worker and exit 1, so the service manager restarts it (4.x behaviour).
+    Exit,
+}
+
 /// The most slots a master keeps (`WORKERS`, and any scale).
 pub const MAX_WORKERS: u32 = 1024;
 
@@ -54,6 +63,7 @@ pub struct Policy {
     pub reload_batch: u32,
     /// Whether a reload swaps slot by slot or batch by batch.
     pub swap: Swap,
+    pub new_version: NewVersion,
     pub ready_on: ReadyOn,
     pub ready_timeout: Duration,
     /// A ready worker that does not answer a heartbeat for this long is replaced; `None`: off.
@@ -104,6 +114,7 @@ impl Default for Policy {
             max_crashes: 10,
             reload_batch: 0,
             swap: Swap::Slot,
+            new_version: NewVersion::Upgrade,
             ready_on: ReadyOn::Listening,
             ready_timeout: Duration::from_secs(30),
             heartbeat_timeout: Some(Duration::from_secs(30)),

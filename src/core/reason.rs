@@ -22,6 +22,10 @@ pub enum FailReason {
         slot: u32,
         timeout_ms: u64,
     },
+    /// master-process on disk changed to `version`: the master upgrades in place instead.
+    PackageChanged {
+        version: String,
+    },
 }
 
 /// Why the master stops.

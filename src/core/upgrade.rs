@@ -82,6 +82,10 @@ pub(super) struct Upgrades {
     /// Whether this image came from an upgrade whose new generation is not all ready yet.
     pub(super) resuming: bool,
     pub(super) adopted: std::collections::BTreeMap<WorkerId, Adopted>,
+    /// The version on disk that began the upgrade under way, if a new version did.
+    pub(super) new_version: Option<String>,
+    /// A version on disk whose upgrade was refused: not acted on again by itself.
+    pub(super) declined: Option<String>,
 }
 
 impl Supervisor {
@@ -164,8 +168,38 @@ impl Supervisor {
             },
         );
         self.request_reload(now);
-        let generation = self.reload_index;
+        // Queued behind workers still retiring, the reload will be the next generation.
+        let generation = self.awaited_reload().unwrap_or(self.reload_index);
         self.upgrades.stage = Some(Stage::Reload { generation });
+    }
+
+    /// master-process on disk is now `version` (a fork found it): the reload in progress,
+    /// if any, is called off and an upgrade begins instead. Whether it began; when it
+    /// cannot (starting, stopping, scaling, the last upgrade not over) the master stops
+    /// as 4.x did.
+    pub(super) fn upgrade_on_new_version(&mut self, now: Instant, version: &str) -> bool {
+        let scaling = self.is_scaling();
+        let busy = self.upgrades.resuming || !self.upgrades.adopted.is_empty();
+        if !self.life.is_running() || scaling || busy {
+            return false;
+        }
+        let reason = FailReason::PackageChanged {
+            version: version.to_string(),
+        };
+        self.reload_failed(now, reason);
+        self.life.set_queued(false);
+        self.request_upgrade(now);
+        if self.is_upgrading() {
+            self.upgrades.new_version = Some(version.to_string());
+        }
+        self.is_upgrading()
+    }
+
+    /// Whether a fork that finds `version` on disk goes ahead anyway: the check is not
+    /// acted on during an upgrade (its forks run the new code on purpose), nor for a
+    /// version whose upgrade was refused (the master serves on as it is).
+    pub fn forks_despite(&self, version: &str) -> bool {
+        self.is_upgrading() || self.upgrades.declined.as_deref() == Some(version)
     }
 
     /// The reload of generation `generation` is over: an upgrade that waited on it goes on
@@ -224,6 +258,9 @@ impl Supervisor {
 
     fn upgrade_refused(&mut self, reason: UpgradeRefusal) {
         self.upgrades.stage = None;
+        if let Some(version) = self.upgrades.new_version.take() {
+            self.upgrades.declined = Some(version);
+        }
         let attempt = self.upgrades.attempts;
         self.trace(
             None,

@@ -41,6 +41,10 @@ impl fmt::Display for FailReason {
             FailReason::NotReadyInTime { slot, timeout_ms } => {
                 write!(f, "worker {slot} was not ready within {timeout_ms} ms")
             }
+            FailReason::PackageChanged { version } => write!(
+                f,
+                "master-process on disk changed to version {version}: upgrading in place instead"
+            ),
         }
     }
 }

@@ -307,9 +307,9 @@ impl Driver {
     /// the control socket goes before the exit.
     fn run_node(&mut self, command: NodeCommand) -> Option<Event> {
         match &command {
-            // An upgrade's reload forks the app on disk with master-process changed on purpose.
-            NodeCommand::Fork { id, .. } if !self.core.is_upgrading() => {
-                if let Some(version) = self.package.changed() {
+            NodeCommand::Fork { id, .. } => {
+                let changed = self.package.changed();
+                if let Some(version) = changed.filter(|v| !self.core.forks_despite(v)) {
                     return Some(Event::PackageChanged { id: *id, version });
                 }
             }

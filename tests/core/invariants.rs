@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 
 use super::harness::*;
 use master_process::core::{
-    Command, Event, Limits, NodeCommand, Phase, Policy, ReadyOn, RetireStage, Sample, SampleResult,
-    ScaleTo, Signal, Swap, WorkerMessage,
+    Command, Event, Limits, NewVersion, NodeCommand, Phase, Policy, ReadyOn, RetireStage, Sample,
+    SampleResult, ScaleTo, Signal, Swap, WorkerMessage,
 };
 
 /// xorshift64*: small, deterministic, good enough to pick events.
@@ -41,6 +41,7 @@ fn random_policy(rng: &mut Rng) -> Policy {
         max_crashes: [0, 3, 10][rng.below(3) as usize],
         reload_batch: rng.below(workers as u64 + 1) as u32,
         swap: [Swap::Slot, Swap::Batch][rng.below(2) as usize],
+        new_version: [NewVersion::Upgrade, NewVersion::Exit][rng.below(2) as usize],
         ready_on: [ReadyOn::Listening, ReadyOn::Message][rng.below(2) as usize],
         ready_timeout: secs(3 + rng.below(20)),
         heartbeat_timeout: [None, Some(secs(2)), Some(secs(9))][rng.below(3) as usize],
@@ -159,6 +160,13 @@ fn random_event(rng: &mut Rng, h: &Harness) -> Option<Event> {
         92 => [Event::PauseRequested, Event::ResumeRequested][rng.below(2) as usize].clone(),
         93..=95 => Event::Alive {
             id: rng.pick(&with_pid)?,
+        },
+        96 => Event::UpgradeRequested,
+        97 => Event::UpgradeChecked {
+            error: (rng.below(2) == 0).then(|| "broken".to_string()),
+        },
+        98 if rng.below(4) == 0 => Event::ExecFailed {
+            error: "ENOENT".into(),
         },
         _ => Event::Tick,
     };

@@ -3,7 +3,7 @@
 
 use super::harness::*;
 use master_process::core::{
-    Command, Event, Policy, Signal, StopReason, Trace, EXIT_PACKAGE_CHANGED,
+    Command, Event, NewVersion, Policy, Signal, StopReason, Trace, EXIT_PACKAGE_CHANGED,
 };
 
 #[test]
@@ -237,7 +237,10 @@ fn a_worker_without_pid_at_stop_is_retired_when_its_pid_arrives() {
 
 #[test]
 fn package_changed_stops_with_exit_code_1() {
-    let mut h = Harness::new(policy(2));
+    let mut h = Harness::new(Policy {
+        new_version: NewVersion::Exit,
+        ..policy(2)
+    });
     h.start_all_ready();
     h.advance(secs(10));
     assert_eq!(
@@ -272,7 +275,10 @@ fn package_changed_stops_with_exit_code_1() {
 
 #[test]
 fn package_changed_with_no_other_worker_exits_1_at_once() {
-    let mut h = Harness::new(policy(1));
+    let mut h = Harness::new(Policy {
+        new_version: NewVersion::Exit,
+        ..policy(1)
+    });
     h.start_all_ready();
     h.advance(secs(10));
     h.exited(1, 1);

@@ -197,3 +197,85 @@ fn a_stop_waits_for_the_old_images_workers_too() {
     let out = h.handle(Event::AdoptedExited { id: 1 });
     assert_eq!(out.last(), Some(&master_exit(0)), "{out:?}");
 }
+
+#[test]
+fn a_new_version_seen_by_a_reloads_fork_turns_the_reload_into_an_upgrade() {
+    let mut h = Harness::new(policy(2));
+    h.start_all_ready();
+    assert_eq!(h.hup(), [fork(3, 0, 1), fork(4, 1, 1)]);
+    let version = "9.9.9".to_string();
+    let out = h.handle(Event::PackageChanged {
+        id: 3,
+        version: version.clone(),
+    });
+    let reason = master_process::core::FailReason::PackageChanged {
+        version: version.clone(),
+    };
+    // Worker 4's fork was not made either: it waits for a pid it will never have, and the
+    // upgrade's reload waits for it to go.
+    assert_eq!(out, [reload_failed(1, reason)]);
+    assert!(h.sup.is_upgrading());
+    assert_eq!(
+        h.handle(Event::PackageChanged { id: 4, version }),
+        [fork(5, 0, 2), fork(6, 1, 2)]
+    );
+    assert!(!h.sup.is_stopping());
+}
+
+#[test]
+fn with_new_version_exit_a_new_version_stops_the_master_as_4x_did() {
+    let mut h = Harness::new(master_process::core::Policy {
+        new_version: master_process::core::NewVersion::Exit,
+        ..policy(1)
+    });
+    h.start_all_ready();
+    assert_eq!(h.hup(), [fork(2, 0, 1)]);
+    h.handle(Event::PackageChanged {
+        id: 2,
+        version: "9.9.9".into(),
+    });
+    assert!(h.sup.is_stopping() && !h.sup.is_upgrading());
+}
+
+#[test]
+fn an_upgrade_asked_while_old_workers_retire_waits_for_them_then_reloads() {
+    let mut h = Harness::new(policy(1));
+    h.start_all_ready();
+    h.hup();
+    assert_eq!(h.ready(2), [listening(2, 0, 1), drain(1), reload_done(1)]);
+    // Worker 1 is still draining: the upgrade's reload waits its turn.
+    assert_eq!(h.handle(Event::UpgradeRequested), NOTHING);
+    assert!(h.sup.is_upgrading());
+    assert_eq!(h.retire_cleanly(1), [fork(3, 0, 2)]);
+    assert_eq!(
+        h.ready(3),
+        [listening(3, 0, 2), drain(2), reload_done(2), check()]
+    );
+}
+
+#[test]
+fn a_new_version_whose_upgrade_was_refused_is_forked_as_it_is_and_not_acted_on_again() {
+    let mut h = Harness::new(policy(1));
+    h.start_all_ready();
+    h.hup();
+    h.handle(Event::PackageChanged {
+        id: 2,
+        version: "9.9.9".into(),
+    });
+    assert_eq!(
+        h.ready(3),
+        [listening(3, 0, 2), drain(1), reload_done(2), check()]
+    );
+    let refusal = h.handle(Event::UpgradeChecked {
+        error: Some("broken".into()),
+    });
+    assert_eq!(
+        refusal,
+        [refused(1, UpgradeRefusal::ImageFailed("broken".into()))]
+    );
+    assert!(
+        h.sup.forks_despite("9.9.9"),
+        "the refused version no longer stops or upgrades"
+    );
+    assert!(!h.sup.forks_despite("10.0.0"), "a newer one does");
+}

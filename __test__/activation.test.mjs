@@ -72,9 +72,9 @@ test('three master restarts under keep-alive load: no failed request, no refused
   assert.deepEqual(exits.map((e) => e.code), [0, 0, 0]);
 });
 
-test('a master that exits for a new version on disk is restarted with no failed request', async (t) => {
+test('a master that exits for a new version on disk (MASTER_PROCESS_NEW_VERSION=exit) is restarted with no failed request', async (t) => {
   const dir = copyPackage(t);
-  const { launcher, bound } = await launch(t, 'tcp', 2, { FIXTURE_PACKAGE_DIR: dir });
+  const { launcher, bound } = await launch(t, 'tcp', 2, { FIXTURE_PACKAGE_DIR: dir, MASTER_PROCESS_NEW_VERSION: 'exit' });
   const first = await serving(launcher, 1);
   const load = startLoad(bound.port, { connections: 16 });
   t.after(() => load.stop());
@@ -88,6 +88,30 @@ test('a master that exits for a new version on disk is restarted with no failed 
   await load.answered(load.stats.ok + 200);
   const stats = await load.stop();
   assert.deepEqual({ failed: stats.failed, errors: stats.errors }, { failed: 0, errors: {} });
+});
+
+test('a new version on disk upgrades a socket-activated master in place: same pid, the inherited socket serves on, no failed request', async (t) => {
+  const dir = copyPackage(t);
+  const { launcher, bound } = await launch(t, 'tcp', 1, { FIXTURE_PACKAGE_DIR: dir });
+  const first = await serving(launcher, 1);
+  const load = startLoad(bound.port, { connections: 16 });
+  t.after(() => load.stop());
+  await load.answered(load.stats.ok + 200);
+  const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ ...pkg, version: '99.0.0-next' }));
+  process.kill(first, 'SIGHUP');
+  const [upgraded] = await launcher.waitFor('EVENT', (e) => e.event === 'upgraded');
+  assert.equal(upgraded.upgrades, 1);
+  await load.answered(load.stats.ok + 200);
+  const stats = await load.stop();
+  assert.deepEqual({ failed: stats.failed, errors: stats.errors }, { failed: 0, errors: {} });
+  assert.deepEqual(launcher.records('LAUNCHER').filter((r) => r.exited !== undefined), [], 'the master never exited');
+  assert.ok(launcher.records('MASTER').every((m) => m.pid === first), 'both images have the pid the launcher started');
+  const newest = launcher.records('WORKER env').at(-1);
+  assert.deepEqual([newest.LISTEN_FDS, newest.LISTEN_PID], [null, null], 'workers still never see the activation variables');
+  process.kill(first, 'SIGTERM');
+  const [exit] = await launcher.waitFor('LAUNCHER', (r) => r.exited === first);
+  assert.equal(exit.code, 0);
 });
 
 test('an inherited unix socket serves PORT=<path> and is never removed by the master', async (t) => {

@@ -159,7 +159,7 @@ test('bad requests get error answers and the connection and the master carry on'
   const cases = [
     ['not json', /^not JSON/],
     ['{"req":"status"}', /a request is a JSON object with a "request" field/],
-    ['{"request":"restart"}', /unknown request "restart": accepted are status, reload, stop, pause, resume and scale/],
+    ['{"request":"restart"}', /unknown request "restart": accepted are status, reload, stop, pause, resume, scale and upgrade/],
     ['{"request":"scale","workers":"two"}', /^invalid workers="two": expected a whole number from 1 to 1024$/],
     ['{"request":"scale","workers":0}', /^cannot scale to 0 workers: expected a whole number from 1 to 1024$/],
     ['{"request":"scale","workers":5000}', /^cannot scale to 5000 workers/],

@@ -26,6 +26,7 @@ const PLACEHOLDERS = {
   ready: 'listening|message',
   reloadBatch: 'N|ALL',
   reloadSwap: 'slot|batch',
+  newVersion: 'upgrade|exit',
   maxCrashes: 'N',
   controlSocket: 'PATH|off',
   heartbeatTimeout: 'DURATION|off',

@@ -59,7 +59,9 @@ function exec(master, env) {
   const file = process.execPath;
   const args = [file, ...process.execArgv, ...process.argv.slice(1)];
   master.prepareExec();
-  if (typeof process.execve === 'function') return process.execve(file, args, env);
+  // Node 22.15 and later (not in every @types/node yet); the addon's own execve before.
+  const { execve } = /** @type {{ execve?: (file: string, args: string[], env: object) => never }} */ (/** @type {unknown} */ (process));
+  if (typeof execve === 'function') return execve.call(process, file, args, env);
   return master.execve(file, args, Object.entries(env).map(([name, value]) => `${name}=${value}`));
 }
 

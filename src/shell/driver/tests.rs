@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::core::compile_cache::CachePlan;
-use crate::core::{Notice, Policy, StopReason};
+use crate::core::{FailReason, Notice, Policy, StopReason};
 use crate::shell::control::Answer;
 
 /// Records what reaches Node, and wakes whoever waits for a command.
@@ -153,6 +153,7 @@ fn driver_in(
             settings: serde_json::json!({ "workers": 1 }),
             control: None,
             metrics: None,
+            ..Default::default()
         },
         waiting: Default::default(),
         notify: Default::default(),
@@ -231,8 +232,40 @@ fn node_gets_the_fork_and_after_a_reload_the_drain_of_the_old_worker() {
 }
 
 #[test]
-fn a_fork_after_the_package_changed_on_disk_becomes_a_stop_with_exit_1() {
-    let m = start("package", Policy::default());
+fn a_fork_after_the_package_changed_on_disk_becomes_an_upgrade_whose_forks_go_ahead() {
+    let m = start("package-upgrade", Policy::default());
+    m.outbox.wait_for("fork", is_fork(0));
+    m.send(Event::Forked { id: 1, pid: 4001 }).unwrap();
+    m.send(Event::Listening {
+        id: 1,
+        socket: false,
+    })
+    .unwrap();
+    write_package(&m._dir.0, "5.1.0");
+    m.send(Event::Signal(crate::core::Signal::Hup)).unwrap();
+    let failed = m.outbox.wait_for("reload called off", |c| {
+        matches!(c, NodeCommand::Notify(Notice::ReloadFailed { .. }))
+    });
+    let reason = FailReason::PackageChanged {
+        version: "5.1.0".into(),
+    };
+    let expected = Notice::ReloadFailed {
+        generation: 1,
+        reason,
+    };
+    assert_eq!(failed, NodeCommand::Notify(expected));
+    // The upgrade's own reload: forked although the version on disk changed.
+    m.outbox.wait_for("the upgrade's fork", is_fork(2));
+    m.send(Event::StopRequested).unwrap();
+}
+
+#[test]
+fn with_new_version_exit_a_fork_after_the_package_changed_on_disk_becomes_a_stop_with_exit_1() {
+    let policy = Policy {
+        new_version: crate::core::NewVersion::Exit,
+        ..Policy::default()
+    };
+    let m = start("package", policy);
     m.outbox.wait_for("fork", is_fork(0));
     m.send(Event::Forked { id: 1, pid: 4001 }).unwrap();
     m.send(Event::Listening {

@@ -22,7 +22,7 @@ use crate::shell::notify::{NotifyEnv, MANAGER_ONLY};
 use crate::shell::status::About;
 use crate::shell::{host, log::Style, package::PackageWatch, signals, socket, Setup, Shell};
 
-mod upgrade;
+pub mod upgrade;
 
 type Result<T> = napi::Result<T, String>;
 /// Strong on purpose: the master must stay alive while no worker is (before the first fork,

@@ -17,13 +17,8 @@ pub fn reap(id: WorkerId, pid: u32, tx: Sender<Input>) {
     let spawned = std::thread::Builder::new()
         .name(format!("master-process reaper {pid}"))
         .spawn(move || {
-            loop {
-                match waitpid(Pid::from_raw(pid as i32), None) {
-                    Err(Errno::EINTR) => continue,
-                    // Ended (or already reaped: ECHILD); either way it is gone.
-                    _ => break,
-                }
-            }
+            // Until it ended (or was already reaped: ECHILD); either way it is gone.
+            while let Err(Errno::EINTR) = waitpid(Pid::from_raw(pid as i32), None) {}
             let _ = tx.send(Input::Event(Event::AdoptedExited { id }));
         });
     if spawned.is_err() {

@@ -48,15 +48,12 @@ fn an_upgrade_reloads_the_app_on_disk_then_checks_the_new_image_then_replaces_th
 fn an_upgrade_whose_new_image_cannot_start_is_refused_and_nothing_more_happens() {
     let mut h = Harness::new(policy(2));
     reloaded_for_upgrade(&mut h);
-    let error = Some("Cannot find module 'master-process.linux-x64-gnu.node'".to_string());
+    let error = "Cannot find module 'master-process.linux-x64-gnu.node'".to_string();
     assert_eq!(
         h.handle(Event::UpgradeChecked {
-            error: error.clone()
+            error: Some(error.clone())
         }),
-        [refused(
-            1,
-            UpgradeRefusal::ImageFailed(error.unwrap_or_default())
-        )]
+        [refused(1, UpgradeRefusal::ImageFailed(error))]
     );
     assert!(!h.sup.is_upgrading());
     // The reload's workers serve; the old ones retire as after any reload.

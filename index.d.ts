@@ -56,6 +56,12 @@ export interface Options {
    * `'off'`, or an absolute path to a folder. The user's own `NODE_COMPILE_CACHE` wins. Default `'on'`.
    */
   compileCache?: boolean | 'on' | 'off' | string;
+  /**
+   * `MASTER_PROCESS_NEW_VERSION`: what a new version of master-process found on disk does:
+   * `'upgrade'` (the master upgrades itself in place, same pid) or `'exit'` (the 4.x exit 1,
+   * for a service manager to restart). Default `'upgrade'`.
+   */
+  newVersion?: 'upgrade' | 'exit';
 }
 
 export interface WorkerInfo {
@@ -111,6 +117,18 @@ export interface StoppingEvent {
   reason: string;
 }
 
+export interface UpgradeRefusedEvent {
+  /** Which upgrade attempt of this master (1, 2, ...) was refused. */
+  attempt: number;
+  /** Why; nothing changed (or the reload that ran first was rolled back). */
+  reason: string;
+}
+
+export interface UpgradedEvent {
+  /** Upgrades this master has had, this one included. */
+  upgrades: number;
+}
+
 export interface MasterEvents {
   'worker-listening': [WorkerListeningEvent];
   'worker-exit': [WorkerExitEvent];
@@ -119,6 +137,9 @@ export interface MasterEvents {
   'worker-replaced': [WorkerReplacedEvent];
   scale: [ScaleEvent];
   stopping: [StoppingEvent];
+  'upgrade-refused': [UpgradeRefusedEvent];
+  /** Emitted by the new image's handle once its workers serve. */
+  upgraded: [UpgradedEvent];
 }
 
 /** A worker in a status report. */
@@ -161,6 +182,7 @@ export interface SettingsInForce {
   maxThrottle: number;
   /** The control socket's path, or `'off'`. */
   controlSocket: string;
+  newVersion: 'upgrade' | 'exit';
 }
 
 /** The master's status: `handle.status()`, and the control socket's `status` answer. */
@@ -191,6 +213,25 @@ export interface Status {
     /** Notifications the service manager (`NOTIFY_SOCKET`) did not read. */
     notifications: number;
   };
+  /** The Node version the master runs on (`process.version`). */
+  node: string;
+  /** Upgrades in place (see `handle.upgrade()`). */
+  upgrade: {
+    /** Upgrades this master (this pid) has had. */
+    count: number;
+    /** Upgrades asked for, refused ones included. */
+    attempts: number;
+    /** One is under way (reload, check or exec). */
+    upgrading: boolean;
+    /** This image came from an upgrade and its first generation is not serving yet. */
+    resuming: boolean;
+    /** When the running image started, in ms since the epoch (`uptimeMs` counts from it too). */
+    imageStartedAt: number;
+    /** Pids of the replaced image's workers still draining. */
+    oldWorkers: number[];
+    /** The last refused attempt and why, or null. */
+    refused: { attempt: number; reason: string } | null;
+  };
 }
 
 /** The running master, returned by `init()`. */
@@ -211,6 +252,13 @@ export declare class MasterHandle extends EventEmitter<MasterEvents> {
    * at most 5 s for the master's driver thread, then throws `ERR_STATUS_TIMEOUT`.
    */
   status(): Status;
+  /**
+   * Upgrade in place: reload the app on disk, check that the Node and master-process on
+   * disk can start with these settings, then replace the master's image (same pid,
+   * sockets kept, old workers drained). A refusal comes as `upgrade-refused`; the new
+   * image's handle emits `upgraded`.
+   */
+  upgrade(): void;
   /** The master's pid. */
   readonly pid: number;
   /** The control socket's path, or null without one. */

@@ -146,3 +146,14 @@ test('a SIGTERM during an upgrade stops the master cleanly, nothing left running
   assert.match(answer.stderr, /refused, nothing changed: the master is stopping|has exited/);
   assert.ok(pids.every((pid) => !alive(pid)), 'every worker is gone');
 });
+
+test('a master on a unix socket PORT refuses an upgrade and serves on, its socket file kept', async (t) => {
+  const socketPath = path.join(tempDir(t, 'mp-up-sock-'), 'app.sock');
+  const { control, master } = await startCopy(t, { env: { PORT: socketPath } });
+  const { code, stderr } = await upgrade(t, control);
+  assert.equal(code, 1, master.transcript());
+  assert.match(stderr, /upgrade refused, nothing changed: PORT is a unix socket path the master binds/);
+  assert.equal((await get(socketPath)).status, 200);
+  const after = await status(t, control);
+  assert.deepEqual({ count: after.upgrade.count, upgrading: after.upgrade.upgrading, generation: after.generation }, { count: 0, upgrading: false, generation: 0 });
+});

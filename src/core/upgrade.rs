@@ -46,6 +46,9 @@ pub enum UpgradeRefusal {
     ImageFailed(String),
     /// A stop came first.
     Stopping,
+    /// `PORT` is a unix socket path that cluster binds: closing cluster's listening socket
+    /// before the exec would remove the socket file (libuv unlinks the path it bound).
+    UnixSocketPort,
 }
 
 /// What the new image takes over from the image it replaced.
@@ -146,7 +149,9 @@ impl Supervisor {
     }
 
     pub(super) fn request_upgrade(&mut self, now: Instant) {
-        let refusal = if !self.life.is_running() {
+        let refusal = if self.policy.unix_socket {
+            Some(UpgradeRefusal::UnixSocketPort)
+        } else if !self.life.is_running() {
             Some(UpgradeRefusal::NotRunning)
         } else if self.upgrades.stage.is_some() {
             Some(UpgradeRefusal::UnderWay)
@@ -175,12 +180,12 @@ impl Supervisor {
 
     /// master-process on disk is now `version` (a fork found it): the reload in progress,
     /// if any, is called off and an upgrade begins instead. Whether it began; when it
-    /// cannot (starting, stopping, scaling, the last upgrade not over) the master stops
-    /// as 4.x did.
+    /// cannot (starting, stopping, scaling, the last upgrade not over, a unix-socket
+    /// `PORT`) the master stops as 4.x did.
     pub(super) fn upgrade_on_new_version(&mut self, now: Instant, version: &str) -> bool {
         let scaling = self.is_scaling();
         let busy = self.upgrades.resuming || !self.upgrades.adopted.is_empty();
-        if !self.life.is_running() || scaling || busy {
+        if !self.life.is_running() || scaling || busy || self.policy.unix_socket {
             return false;
         }
         let reason = FailReason::PackageChanged {

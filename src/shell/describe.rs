@@ -86,6 +86,10 @@ impl fmt::Display for UpgradeRefusal {
             }
             UpgradeRefusal::ImageFailed(error) => write!(f, "the new image cannot start: {error}"),
             UpgradeRefusal::Stopping => f.write_str("the master is stopping"),
+            UpgradeRefusal::UnixSocketPort => f.write_str(
+                "PORT is a unix socket path the master binds, and its file would not survive \
+                 the exec (a socket passed by systemd socket activation does)",
+            ),
         }
     }
 }

@@ -276,3 +276,33 @@ fn a_new_version_whose_upgrade_was_refused_is_forked_as_it_is_and_not_acted_on_a
     );
     assert!(!h.sup.forks_despite("10.0.0"), "a newer one does");
 }
+
+fn unix_socket_port() -> master_process::core::Policy {
+    master_process::core::Policy {
+        unix_socket: true,
+        ..policy(1)
+    }
+}
+
+#[test]
+fn a_master_on_a_unix_socket_port_refuses_an_upgrade_and_changes_nothing() {
+    let mut h = Harness::new(unix_socket_port());
+    h.start_all_ready();
+    assert_eq!(
+        h.handle(Event::UpgradeRequested),
+        [refused(1, UpgradeRefusal::UnixSocketPort)]
+    );
+    assert!(!h.sup.is_upgrading() && h.sup.reload_index() == 0);
+}
+
+#[test]
+fn a_master_on_a_unix_socket_port_stops_on_a_new_version_as_4x_did() {
+    let mut h = Harness::new(unix_socket_port());
+    h.start_all_ready();
+    h.hup();
+    h.handle(Event::PackageChanged {
+        id: 2,
+        version: "9.9.9".into(),
+    });
+    assert!(h.sup.is_stopping() && !h.sup.is_upgrading());
+}

@@ -1,12 +1,14 @@
 // The master as PID 1 of a new PID namespace (`unshare --pid --fork`, as in a container):
-// SIGTERM and SIGINT stop it cleanly with exit 0, and a bad setting exits 78. Needs root.
+// SIGTERM and SIGINT stop it cleanly with exit 0, a bad setting exits 78, and an upgrade in
+// place keeps it PID 1 (a new pid would end the container). Needs root.
 // Pids the master prints are the namespace's own: only the unshare process (and, through
 // --kill-child, everything in the namespace) is killed at the end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { startMaster, freePort, get, FIXTURES } from './helpers.mjs';
+import { startMaster, freePort, get, copyPackage, tempDir, freshConnections, FIXTURES } from './helpers.mjs';
+import { ask } from './control-helpers.mjs';
 import path from 'node:path';
 
 const canUnshare = process.getuid?.() === 0
@@ -47,4 +49,28 @@ test('as PID 1, a bad setting exits 78', { skip }, async (t) => {
   const unshare = asPid1(t, { PORT: String(await freePort()), WORKERS: 'abc' });
   const { code } = await unshare.exit;
   assert.equal(code, 78, unshare.transcript());
+});
+
+test('as PID 1, an upgrade keeps the master PID 1 and fails no request', { skip }, async (t) => {
+  const port = await freePort();
+  const control = path.join(tempDir(t, 'mp-pid1-'), 'control.sock');
+  const unshare = asPid1(t, {
+    PORT: String(port), WORKERS: '2', FIXTURE_PACKAGE_DIR: copyPackage(t), MASTER_PROCESS_CONTROL_SOCKET: control,
+  });
+  await unshare.waitFor('WORKER listening', () => true, 2);
+  const load = freshConnections(port);
+  await load.answered(50);
+  const answer = await ask(t, control, { request: 'upgrade' });
+  assert.equal(answer.ok, true, JSON.stringify(answer));
+  const [upgraded] = await unshare.waitEvent('upgraded');
+  assert.equal(upgraded.upgrades, 1);
+  await load.answered(50);
+  const stats = await load.stop();
+  assert.equal(load.failed(), 0, JSON.stringify(stats));
+  const images = unshare.records('MASTER');
+  assert.deepEqual(images.map((m) => m.pid), [1, 1], unshare.transcript());
+  assert.equal((await get(port)).json.ppid, '1');
+  process.kill(hostPid(unshare), 'SIGTERM');
+  const { code } = await unshare.exit;
+  assert.equal(code, 0, unshare.transcript());
 });

@@ -50,7 +50,7 @@ if (cluster.isPrimary && process.env.BENCH_MASTER) {
   }
   const handle = require(process.env.BENCH_MASTER).init();
   if (handle && typeof handle.on === 'function') {
-    for (const event of ['worker-listening', 'worker-exit', 'reload', 'reload-failed', 'worker-replaced', 'stopping']) {
+    for (const event of ['worker-listening', 'worker-exit', 'reload', 'reload-failed', 'worker-replaced', 'stopping', 'upgraded', 'upgrade-refused']) {
       handle.on(event, (payload) => line('EVENT', { event, ...payload }));
     }
   }

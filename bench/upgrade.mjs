@@ -9,12 +9,13 @@
 // killed by pid at the end, also on error.
 // Knobs: BENCH_SWAPS 5  BENCH_GAP 500  BENCH_CONNECTIONS 32  BENCH_WORKERS 2  BENCH_DELAY_MS 5
 import fs from 'node:fs';
-import net from 'node:net';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { startLoad } from './load-client.mjs';
 import { APPS, BENCH, Proc, freePort, killAll, survivors, sleep } from './procs.mjs';
 
+const { connect, ask: askOn } = createRequire(import.meta.url)('../lib/cli/control-client.js');
 const knob = (name, fallback) => Number(process.env[name] ?? fallback);
 const SWAPS = knob('BENCH_SWAPS', 5);
 const GAP = knob('BENCH_GAP', 500);
@@ -23,23 +24,8 @@ const WORKERS = knob('BENCH_WORKERS', 2);
 const APP = path.join(APPS, 'app.js');
 const DELAY = process.env.BENCH_DELAY_MS ?? '5';
 
-/** One request on a fresh control connection; the answer. */
-function ask(socketPath, request) {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(socketPath);
-    let text = '';
-    socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write(`${JSON.stringify(request)}\n`));
-    socket.on('data', (chunk) => {
-      text += chunk;
-      if (text.includes('\n')) {
-        socket.destroy();
-        resolve(JSON.parse(text.slice(0, text.indexOf('\n'))));
-      }
-    });
-    socket.on('error', reject);
-  });
-}
+/** One request on a fresh control connection (the command line's client); the answer. */
+const ask = (socketPath, request) => Promise.resolve().then(() => askOn(connect(socketPath), request));
 
 /** Milliseconds from spawning a bare app (no cluster) to its server listening. */
 async function bareBoot() {

@@ -25,12 +25,14 @@ test('status prints a table, a row per worker, and exits 0', async (t) => {
   assert.match(lines[0], new RegExp(`^master ${master.pid} +master-process \\d+\\.\\d+\\.\\d+ +up \\d+s +generation 0 +2 slots$`));
   assert.equal(lines[1], '');
   assert.deepEqual(lines[2].split(/ +/), ['INDEX', 'PID', 'GEN', 'STATE', 'UPTIME', 'RSS', 'CPU']);
-  const rows = lines.slice(3).map((l) => l.split(/ +/));
+  const end = lines.indexOf('', 3);
+  const rows = lines.slice(3, end).map((l) => l.split(/ +/));
   const pids = master.records('WORKER listening').map((w) => String(w.pid)).sort();
   assert.deepEqual(rows.map((r) => r[1]).sort(), pids);
   for (const [i, row] of rows.entries()) {
     assert.deepEqual([row[0], row[2], row[3], row[5], row[6]], [String(i), '0', 'serving', '-', '-']);
   }
+  assert.match(lines[end + 1], /^RSS and CPU: - until a worker's first sample, 30s after it starts \(MASTER_PROCESS_MONITOR_WARMUP/);
 });
 
 test('status --json prints the status answer', async (t) => {
@@ -52,7 +54,7 @@ test('status exits 1 when a slot has no serving worker', async (t) => {
   await socketReady(master, home.socketOf(master.pid));
   const { code, lines, stderr } = await cli(t, ['status'], home.env);
   assert.equal(code, 1);
-  assert.equal(lines.at(-1).split(/ +/)[3], 'starting');
+  assert.equal(lines[3].split(/ +/)[3], 'starting');
   assert.equal(stderr, 'master-process: no serving worker in slot 0');
   assert.equal((await cli(t, ['status', '--json'], home.env)).code, 1, 'as a probe with --json too');
 });

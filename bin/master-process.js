@@ -267,7 +267,16 @@ function table(status) {
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const lines = rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ').trimEnd());
-  return `${head}\n\n${lines.join('\n')}\n`;
+  return `${head}\n\n${lines.join('\n')}\n${unsampledNote(status)}`;
+}
+
+/** Why a worker shows no RSS or CPU yet: a line after the table, or nothing. */
+function unsampledNote(status) {
+  if (!status.workers.some((w) => w.rssBytes === null)) return '';
+  if (status.paused) return '\nRSS and CPU: monitoring is paused\n';
+  const ms = status.settings.monitorWarmup;
+  const warmup = ms < 1000 ? `${ms}ms` : duration(ms);
+  return `\nRSS and CPU: - until a worker's first sample, ${warmup} after it starts (MASTER_PROCESS_MONITOR_WARMUP: start-up work is not judged)\n`;
 }
 
 /** Run a subcommand; resolves the exit code. */

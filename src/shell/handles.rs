@@ -12,10 +12,19 @@ use nix::sys::signal::Signal;
 use crate::core::WorkerId;
 
 /// A worker's pidfd on Linux (none where the kernel has no pidfds); nothing elsewhere.
-#[cfg(target_os = "linux")]
+/// A pidfd where the platform has them (Linux), else none: signals then go by pid.
 type Handle = Option<std::os::fd::OwnedFd>;
+
+/// A pidfd for `pid` on Linux; elsewhere none.
+#[cfg(target_os = "linux")]
+fn take_handle(pid: u32) -> Handle {
+    pidfd_open(pid)
+}
+
 #[cfg(not(target_os = "linux"))]
-type Handle = ();
+fn take_handle(_pid: u32) -> Handle {
+    None
+}
 
 /// The handles of live workers, by worker id.
 #[derive(Default)]
@@ -27,14 +36,8 @@ impl ProcessHandles {
     /// Take a handle on a just-forked child. Call it on Node's main thread, which is the one
     /// that reaps children: the pid cannot have been reused before this returns.
     pub fn open(&self, id: WorkerId, pid: u32) {
-        #[cfg(target_os = "linux")]
-        let handle = pidfd_open(pid);
-        #[cfg(not(target_os = "linux"))]
-        let handle = {
-            let _ = pid;
-        };
         if let Ok(mut handles) = self.handles.lock() {
-            handles.insert(id, handle);
+            handles.insert(id, take_handle(pid));
         }
     }
 

@@ -172,6 +172,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
     fn a_listener_with_a_full_backlog_is_refused_at_once_and_kept_at_exit() {
         let dir = temp("full");
         let sock = dir.join("a.sock");

@@ -253,6 +253,7 @@ fn a_private_folder_of_another_user_is_never_taken() {
 
 /// A listener that never accepts, its backlog full: a plain connect would wait there.
 #[test]
+#[cfg(target_os = "linux")]
 fn a_socket_whose_backlog_stays_full_is_refused_at_once() {
     let dir = TempDir::new("full-backlog");
     let path = dir.0.join("5.sock");

@@ -11,8 +11,8 @@ use nix::sys::signal::Signal;
 
 use crate::core::WorkerId;
 
-/// A worker's pidfd on Linux (none where the kernel has no pidfds); nothing elsewhere.
-/// A pidfd where the platform has them (Linux), else none: signals then go by pid.
+/// A worker's pidfd on Linux (none where the kernel has no pidfds); none elsewhere:
+/// signals then go by pid.
 type Handle = Option<std::os::fd::OwnedFd>;
 
 /// A pidfd for `pid` on Linux; elsewhere none.

@@ -199,6 +199,8 @@ export interface Status {
   /** Monitoring is paused. */
   paused: boolean;
   stopping: boolean;
+  /** While a stop waits out `shutdownDelay` (the workers still serve): ms left; else null. */
+  shutdownDelayLeftMs: number | null;
   /** The slots (`WORKER_INDEX` positions) the master keeps now; `settings.workers` is the start count. */
   slots: number;
   /** The control socket's path, or null without one. */

@@ -54,12 +54,18 @@ class LineReader {
   }
 
   /** The first line matching `regex`, once it arrives; rejects if the stream ends first. */
-  waitLine(regex, timeoutMs = 20000) {
+  async waitLine(regex, timeoutMs = 20000) {
+    const [found] = await this.waitLines(regex, 1, timeoutMs);
+    return found;
+  }
+
+  /** The first `count` lines matching `regex`, once they arrived; rejects if the stream ends first. */
+  waitLines(regex, count, timeoutMs = 20000) {
     return new Promise((resolve, reject) => {
       const check = () => {
-        const found = this.lines.find((l) => regex.test(l));
-        if (found !== undefined) finish(() => resolve(found));
-        else if (this.ended) finish(() => reject(new Error(`stream ended before ${regex}\n${this.lines.join('\n')}`)));
+        const found = this.lines.filter((l) => regex.test(l));
+        if (found.length >= count) finish(() => resolve(found.slice(0, count)));
+        else if (this.ended) finish(() => reject(new Error(`stream ended before ${count} x ${regex}\n${this.lines.join('\n')}`)));
       };
       const timer = setTimeout(
         () => finish(() => reject(new Error(`timed out waiting for ${regex}\n${this.lines.join('\n')}`))),

@@ -74,6 +74,11 @@ pub enum Event {
     StopRequested,
     /// The control socket's `stop`, same as SIGTERM.
     ControlStop,
+    /// The process that launched the master (`npm start`, `npx`) exited: same as SIGTERM,
+    /// so the master is never left behind, orphaned.
+    LauncherExited {
+        pid: u32,
+    },
     /// Change the number of slots (`handle.scale(n)`, the control socket, SIGTTIN/SIGTTOU).
     Scale(ScaleTo),
     /// Pause monitoring if it runs (the control socket's `pause`); workers are not signalled.

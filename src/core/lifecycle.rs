@@ -1,6 +1,9 @@
 //! Where the master is in its life. Each state holds only what it can have, so a reload
 //! while stopping, or an exit before a start, cannot be written down.
 
+use std::time::Instant;
+
+use super::reason::StopReason;
 use super::reload::Reload;
 use super::scale::Scaling;
 
@@ -11,18 +14,27 @@ pub(super) enum Lifecycle {
     /// Serving; a reload may run, and one more may be queued behind it; a scale may run,
     /// and the latest target asked for meanwhile waits behind it (or behind the reload).
     /// `announced` once every slot of the first generation was ready and the service
-    /// manager was told.
+    /// manager was told. `stop_at`: a stop was asked and waits out the shutdown delay while
+    /// the workers go on serving (nothing new begins meanwhile).
     Running {
         reload: Option<Reload>,
         queued: bool,
         scale: Option<Scaling>,
         scale_to: Option<u32>,
         announced: bool,
+        stop_at: Option<DelayedStop>,
     },
     /// Retiring every worker; the master exits with `code` once none is left.
     Stopping { code: i32 },
     /// `Exit { code }` was sent: nothing happens any more.
     Exited,
+}
+
+/// A stop asked for `reason` that begins `at` (the shutdown delay after it was asked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct DelayedStop {
+    pub(super) at: Instant,
+    pub(super) reason: StopReason,
 }
 
 impl Lifecycle {
@@ -34,11 +46,40 @@ impl Lifecycle {
             scale: None,
             scale_to: None,
             announced: false,
+            stop_at: None,
         }
     }
 
     pub(super) fn is_running(&self) -> bool {
         matches!(self, Lifecycle::Running { .. })
+    }
+
+    /// Running and not waiting out a shutdown delay: a reload, scale or upgrade may begin.
+    pub(super) fn is_accepting(&self) -> bool {
+        matches!(self, Lifecycle::Running { stop_at: None, .. })
+    }
+
+    /// The stop that waits out the shutdown delay, if one does.
+    pub(super) fn delayed_stop(&self) -> Option<&DelayedStop> {
+        match self {
+            Lifecycle::Running { stop_at, .. } => stop_at.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Wait out the shutdown delay before `stop`; what was queued will not begin.
+    pub(super) fn delay_stop(&mut self, stop: DelayedStop) {
+        if let Lifecycle::Running {
+            stop_at,
+            queued,
+            scale_to,
+            ..
+        } = self
+        {
+            *stop_at = Some(stop);
+            *queued = false;
+            *scale_to = None;
+        }
     }
 
     /// A stop is under way or done.

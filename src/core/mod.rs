@@ -124,6 +124,7 @@ impl Supervisor {
             .chain(liveness)
             .chain(scale)
             .chain(self.adopted_deadline())
+            .chain(self.delayed_stop_deadline())
             .min()
     }
 
@@ -207,9 +208,16 @@ impl Supervisor {
         self.life != Lifecycle::Idle
     }
 
-    /// Whether a stop is under way (or done).
+    /// Whether a stop is under way (or done), the shutdown delay included.
     pub fn is_stopping(&self) -> bool {
-        self.life.is_stopping()
+        self.life.is_stopping() || self.life.delayed_stop().is_some()
+    }
+
+    /// What is left of the shutdown delay, while one runs (the workers still serve).
+    pub fn shutdown_delay_left(&self, now: Instant) -> Option<std::time::Duration> {
+        self.life
+            .delayed_stop()
+            .map(|s| s.at.saturating_duration_since(now))
     }
 
     /// Whether the supervisor has asked the master to exit.
@@ -222,8 +230,9 @@ impl Supervisor {
             Event::Start => self.start(now),
             Event::Signal(signal) => self.on_signal(now, signal),
             Event::ReloadRequested => self.request_reload(now),
-            Event::StopRequested => self.request_stop(now, 0, StopReason::Requested),
-            Event::ControlStop => self.request_stop(now, 0, StopReason::ControlSocket),
+            Event::StopRequested => self.ask_stop(now, StopReason::Requested),
+            Event::ControlStop => self.ask_stop(now, StopReason::ControlSocket),
+            Event::LauncherExited { pid } => self.ask_stop(now, StopReason::LauncherExited { pid }),
             Event::Scale(to) => self.request_scale(now, to),
             Event::PauseRequested => self.request_pause(true),
             Event::ResumeRequested => self.request_pause(false),
@@ -261,6 +270,7 @@ impl Supervisor {
         self.sample_due(now);
         self.liveness_due(now);
         self.adopted_deadlines(now);
+        self.delayed_stop_due(now);
     }
 
     fn start(&mut self, now: Instant) {
@@ -281,7 +291,7 @@ impl Supervisor {
     fn on_signal(&mut self, now: Instant, signal: Signal) {
         match signal {
             Signal::Hup => self.request_reload(now),
-            Signal::Term | Signal::Int => self.request_stop(now, 0, StopReason::Signal(signal)),
+            Signal::Term | Signal::Int => self.ask_stop(now, StopReason::Signal(signal)),
             Signal::Usr2 => self.toggle_pause(PauseCause::Usr2),
             Signal::Ttin => self.request_scale(now, ScaleTo::More),
             Signal::Ttou => self.request_scale(now, ScaleTo::Fewer),

@@ -36,6 +36,10 @@ pub enum StopReason {
     Requested,
     /// The control socket's `stop`.
     ControlSocket,
+    /// The launcher (`npm start`, `npx`) with this pid exited.
+    LauncherExited {
+        pid: u32,
+    },
     /// master-process on disk is now `version`.
     PackageChanged {
         version: String,

@@ -36,7 +36,7 @@ impl Reload {
 
 impl Supervisor {
     pub(super) fn request_reload(&mut self, now: Instant) {
-        if !self.life.is_running() {
+        if !self.life.is_accepting() {
             return self.trace(None, Trace::ReloadIgnored);
         }
         if !self.can_start_reload() {

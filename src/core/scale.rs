@@ -35,7 +35,7 @@ impl Supervisor {
     /// The count a scale request would lead to, or why it is refused. Relative requests count
     /// from the latest target (one waiting, else the current count).
     pub fn scale_target(&self, to: ScaleTo) -> Result<u32, ScaleRefused> {
-        if !self.life.is_running() {
+        if !self.life.is_accepting() {
             return Err(ScaleRefused::NotRunning);
         }
         let latest = self.life.scale_to().unwrap_or(self.slot_count);
@@ -63,7 +63,7 @@ impl Supervisor {
 
     /// Running, with no reload and no other scale in progress.
     fn can_scale(&self) -> bool {
-        self.life.is_running() && self.life.reload().is_none() && self.life.scale().is_none()
+        self.life.is_accepting() && self.life.reload().is_none() && self.life.scale().is_none()
     }
 
     /// Whether a scale is in progress (a reload waits for it).

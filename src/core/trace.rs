@@ -129,6 +129,15 @@ pub enum Trace {
     Stopping {
         reason: StopReason,
     },
+    /// A stop waits out the shutdown delay while the workers serve.
+    StopDelayed {
+        reason: StopReason,
+        delay: std::time::Duration,
+    },
+    /// A second stop request ends the shutdown delay early.
+    DelayCutShort {
+        reason: StopReason,
+    },
     Exiting {
         code: i32,
     },

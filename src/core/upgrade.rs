@@ -151,7 +151,7 @@ impl Supervisor {
     pub(super) fn request_upgrade(&mut self, now: Instant) {
         let refusal = if self.policy.unix_socket {
             Some(UpgradeRefusal::UnixSocketPort)
-        } else if !self.life.is_running() {
+        } else if !self.life.is_accepting() {
             Some(UpgradeRefusal::NotRunning)
         } else if self.upgrades.stage.is_some() {
             Some(UpgradeRefusal::UnderWay)
@@ -185,7 +185,7 @@ impl Supervisor {
     pub(super) fn upgrade_on_new_version(&mut self, now: Instant, version: &str) -> bool {
         let scaling = self.is_scaling();
         let busy = self.upgrades.resuming || !self.upgrades.adopted.is_empty();
-        if !self.life.is_running() || scaling || busy || self.policy.unix_socket {
+        if !self.life.is_accepting() || scaling || busy || self.policy.unix_socket {
             return false;
         }
         let reason = FailReason::PackageChanged {

@@ -55,6 +55,7 @@ impl fmt::Display for StopReason {
             StopReason::Signal(signal) => f.write_str(signal_name(*signal)),
             StopReason::Requested => f.write_str("stop() was called"),
             StopReason::ControlSocket => f.write_str("stop was asked on the control socket"),
+            StopReason::LauncherExited { pid } => write!(f, "its launcher (pid {pid}) exited"),
             StopReason::PackageChanged { version } => {
                 write!(f, "master-process on disk changed to version {version}")
             }
@@ -223,6 +224,12 @@ impl fmt::Display for Trace {
             KillTimeout { stage } => write!(f, "kill timeout passed while {stage:?}: SIGKILL"),
             AlreadyStopping { reason } => write!(f, "already stopping; {reason} ignored"),
             Stopping { reason } => write!(f, "stopping ({reason}): retiring every worker"),
+            StopDelayed { reason, delay } => write!(
+                f,
+                "stopping ({reason}) after the shutdown delay of {}: workers serve until then, /readyz says 503",
+                crate::shell::log::humanize(delay.as_millis())
+            ),
+            DelayCutShort { reason } => write!(f, "{reason} during the shutdown delay: stopping now"),
             Exiting { code } => write!(f, "all workers gone: exiting with code {code}"),
             HandingOff { ticket, to } => write!(
                 f,

@@ -9,6 +9,7 @@ pub mod describe;
 pub mod driver;
 pub mod handles;
 pub mod host;
+pub mod launcher;
 pub mod listen_probe;
 pub mod log;
 pub mod log_writer;
@@ -172,6 +173,9 @@ impl Shell {
             }
         };
         let _ = tx.send(Event::Start.into());
+        if let Some(watched) = launcher::watched() {
+            launcher::watch(watched, tx.clone());
+        }
         Ok(Shell {
             tx,
             control,

@@ -90,6 +90,7 @@ pub fn report(
         "scalingTo": core.scaling_to(),
         "paused": core.is_paused(),
         "stopping": core.is_stopping(),
+        "shutdownDelayLeftMs": core.shutdown_delay_left(now).map(ms),
         "slots": core.slot_count(),
         "controlSocket": control,
         "metrics": about.metrics,

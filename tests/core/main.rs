@@ -15,6 +15,7 @@ mod retire;
 mod scale;
 mod service;
 mod shutdown;
+mod shutdown_delay;
 mod start;
 mod unknown;
 mod upgrade;

@@ -70,6 +70,11 @@ pub fn readiness(snapshot: Option<&Snapshot>) -> Result<(), String> {
     let Some(s) = snapshot else {
         return Err("the master has not started".into());
     };
+    if s.delaying {
+        return Err(
+            "the master is stopping: its workers serve until the shutdown delay is over".into(),
+        );
+    }
     if s.stopping {
         return Err("the master is stopping".into());
     }

@@ -36,6 +36,8 @@ pub struct Snapshot {
     pub slots_wanted: u32,
     pub reloading: bool,
     pub stopping: bool,
+    /// Stopping, and the shutdown delay runs: the workers still serve.
+    pub delaying: bool,
     pub workers: ByState,
     /// Ready workers that take new connections (not retiring).
     pub ready: u64,
@@ -93,6 +95,7 @@ impl Snapshot {
             slots_wanted: core.scaling_to().unwrap_or(core.slot_count()),
             reloading: core.is_reloading(),
             stopping: core.is_stopping(),
+            delaying: core.shutdown_delay_left(now).is_some(),
             workers,
             ready,
             per_slot,
